@@ -43,7 +43,7 @@ const GgmlTypeInfo& GetGgmlTypeInfo(GgmlType type) {
 }
 
 std::optional<GgmlType> ParseGgmlType(std::string_view name) {
-  const std::string upper = absl::AsciiStrToUpper(name);
+  const std::string upper = absl::AsciiStrToUpper(std::string(name));
   for (const auto& t : kTypes) {
     if (t.name == upper) return t.type;
   }

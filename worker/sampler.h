@@ -15,20 +15,9 @@
 
 #include "absl/types/span.h"
 #include "common/sampling_params.h"
+#include "common/step_plan.h"  // TokenLogprob, SampledToken
 
 namespace llm {
-
-struct TokenLogprob {
-  int32_t token = 0;
-  float logprob = 0.0f;  // log softmax of the raw logits (before penalties
-                         // and temperature), as OpenAI/vLLM report
-};
-
-struct SampledToken {
-  int32_t token = 0;
-  float logprob = 0.0f;
-  std::vector<TokenLogprob> top;  // params.logprobs most likely, desc.
-};
 
 // Per-request context for penalties and randomness.
 struct SamplingContext {

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
+#include "common/model_config.h"
 #include "common/thread_pool.h"
 
 namespace llm::kernels {
@@ -57,9 +58,19 @@ void PagedAttention(ThreadPool& pool, const AttentionParams& params,
                     float* out);
 
 // Writes k, v: [n_tokens, n_kv_heads * head_dim] f32 into the cache slots
-// slots[t] = block * block_size + offset, converting to fp16.
+// slots[t] = block * block_size + offset, converting to fp16 (round to
+// nearest even). Slots < 0 are padding and skipped.
 void WriteKvCache(const PagedKvCache& cache, const float* k, const float* v,
                   int n_tokens, const int64_t* slots);
+
+// RoPE fused with the cache write: rotates q ([n_tokens, n_head * head_dim],
+// in place) and a copy of k ([n_tokens, n_kv_heads * head_dim], unchanged)
+// by positions[t], then writes the rotated k and v to slots[t] as fp16.
+// Same rotation as Rope() in elementwise.h. Slots < 0 are skipped.
+void RopeAndWriteKvCache(const PagedKvCache& cache, float* q, int n_head,
+                         const float* k, const float* v, int n_tokens,
+                         const int32_t* positions, const int64_t* slots,
+                         int rope_dim, float freq_base, RopeMode mode);
 
 // Copies whole blocks src -> dst in one layer (copy-on-write).
 void CopyKvBlock(const PagedKvCache& cache, int src_block, int dst_block);

@@ -1,0 +1,351 @@
+#include "scheduler/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace llm {
+
+const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone: return "";
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kError: return "error";
+  }
+  return "";
+}
+
+absl::Status EngineOptions::Validate() const {
+  if (max_num_seqs < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("max_num_seqs must be >= 1, got %d", max_num_seqs));
+  }
+  if (max_batched_tokens < 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "max_batched_tokens must be >= 1, got %d", max_batched_tokens));
+  }
+  if (!(admission_watermark >= 0 && admission_watermark < 1)) {
+    return absl::InvalidArgumentError("admission_watermark must be in [0, 1)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
+    const EngineOptions& options, WorkerChannel& channel) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  absl::StatusOr<WorkerDescription> worker = channel.Describe();
+  if (!worker.ok()) return worker.status();
+  if (worker->num_kv_blocks < 1 || worker->block_size < 1) {
+    return absl::FailedPreconditionError("worker reports no KV blocks");
+  }
+  return std::unique_ptr<Engine>(new Engine(options, channel, *worker));
+}
+
+Engine::Engine(const EngineOptions& options, WorkerChannel& channel,
+               const WorkerDescription& worker)
+    : options_(options),
+      channel_(channel),
+      worker_(worker),
+      allocator_(worker.num_kv_blocks) {}
+
+int Engine::BlocksFor(int tokens) const {
+  return (tokens + worker_.block_size - 1) / worker_.block_size;
+}
+
+absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
+  const int prompt = static_cast<int>(request.prompt_tokens.size());
+  if (prompt == 0) return absl::InvalidArgumentError("prompt is empty");
+  if (request.n < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("n must be >= 1, got %d", request.n));
+  }
+  if (request.max_tokens < 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "max_tokens must be >= 1, got %d", request.max_tokens));
+  }
+  if (absl::Status s = request.params.Validate(); !s.ok()) return s;
+  if (prompt >= worker_.context_length) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "prompt of %d tokens does not fit the context length %d", prompt,
+        worker_.context_length));
+  }
+  if (BlocksFor(prompt + 1) > allocator_.num_blocks()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "prompt of %d tokens needs more KV blocks than the pool has (%d)",
+        prompt, allocator_.num_blocks()));
+  }
+  for (int32_t t : request.prompt_tokens) {
+    if (t < 0 || t >= worker_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "prompt token id %d outside the vocabulary of %d", t,
+          worker_.vocab_size));
+    }
+  }
+  if (requests_.contains(request.request_id)) {
+    return absl::AlreadyExistsError(absl::StrFormat(
+        "request id '%s' is already in flight", request.request_id));
+  }
+  auto owned = std::make_unique<GenerationRequest>(std::move(request));
+  const GenerationRequest* req = owned.get();
+  uint64_t seed = 0;
+  if (req->params.seed.has_value()) {
+    seed = *req->params.seed;
+  } else {
+    std::random_device rd;
+    seed = (uint64_t{rd()} << 32) | rd();
+  }
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < req->n; ++i) {
+    auto s = std::make_unique<Sequence>();
+    s->id = next_seq_id_++;
+    s->request_id = req->request_id;
+    s->sample_index = i;
+    s->request = req;
+    s->tokens = req->prompt_tokens;
+    s->num_prompt = prompt;
+    s->seed = seed;
+    s->arrival = now;
+    s->on_update = on_update;
+    waiting_.push_back(s.get());
+    seqs_.emplace(s->id, std::move(s));
+  }
+  live_samples_[req->request_id] = req->n;
+  requests_.emplace(req->request_id, std::move(owned));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Cancel(const std::string& request_id) {
+  if (!requests_.contains(request_id)) {
+    return absl::NotFoundError(
+        absl::StrFormat("no request '%s' in flight", request_id));
+  }
+  std::vector<Sequence*> victims;
+  for (auto& [id, s] : seqs_) {
+    if (s->request_id == request_id) victims.push_back(s.get());
+  }
+  for (Sequence* s : victims) Finish(*s, FinishReason::kCancelled);
+  return absl::OkStatus();
+}
+
+bool Engine::TryGrow(Sequence& s, int tokens) {
+  const int need = BlocksFor(tokens) - static_cast<int>(s.blocks.size());
+  if (need <= 0) return true;
+  absl::StatusOr<std::vector<int32_t>> blocks = allocator_.Allocate(need);
+  if (!blocks.ok()) return false;
+  s.blocks.insert(s.blocks.end(), blocks->begin(), blocks->end());
+  return true;
+}
+
+void Engine::AddChunk(Sequence& s, int n, StepPlan& plan) {
+  ScheduledChunk chunk;
+  chunk.seq_id = s.id;
+  chunk.num_tokens = n;
+  if (!s.known_to_worker) {
+    SequenceSpec spec;
+    spec.seq_id = s.id;
+    spec.prompt_tokens.assign(s.tokens.begin(), s.tokens.begin() + s.num_prompt);
+    spec.output_tokens.assign(s.tokens.begin() + s.num_prompt, s.tokens.end());
+    spec.params = s.request->params;
+    spec.seed = s.seed;
+    spec.sample_index = s.sample_index;
+    spec.block_table = s.blocks;
+    spec.num_computed_tokens = s.num_computed;
+    plan.new_sequences.push_back(std::move(spec));
+    s.known_to_worker = true;
+  } else {
+    chunk.new_blocks.assign(s.blocks.begin() + s.blocks_sent, s.blocks.end());
+  }
+  s.blocks_sent = static_cast<int>(s.blocks.size());
+  chunk.sample = s.num_computed + n == static_cast<int>(s.tokens.size());
+  if (s.num_computed < s.num_prompt) {
+    stats_.prompt_tokens += std::min(n, s.num_prompt - s.num_computed);
+  }
+  s.num_computed += n;
+  plan.chunks.push_back(std::move(chunk));
+}
+
+bool Engine::ScheduleRunning(Budget& budget, StepPlan& plan) {
+  bool preempted = false;
+  const std::vector<Sequence*> order(running_.begin(), running_.end());
+  for (Sequence* s : order) {
+    if (!s->is_running) continue;  // preempted earlier in this loop
+    if (budget.seqs == 0 || budget.tokens == 0) break;
+    const int n = std::min(s->num_pending(), budget.tokens);
+    if (n <= 0) continue;
+    while (!TryGrow(*s, s->num_computed + n)) {
+      Sequence* victim = running_.back();
+      Preempt(victim);
+      // The victim's state on the worker must go before anything else.
+      plan.finished.insert(plan.finished.end(), finished_for_worker_.begin(),
+                           finished_for_worker_.end());
+      finished_for_worker_.clear();
+      preempted = true;
+      if (victim == s) break;
+    }
+    if (!s->is_running) continue;
+    AddChunk(*s, n, plan);
+    budget.tokens -= n;
+    budget.seqs -= 1;
+  }
+  return preempted;
+}
+
+void Engine::ScheduleWaiting(Budget& budget, StepPlan& plan) {
+  const int watermark = static_cast<int>(
+      std::ceil(allocator_.num_blocks() * options_.admission_watermark));
+  while (!waiting_.empty() && budget.seqs > 0 && budget.tokens > 0) {
+    Sequence* s = waiting_.front();
+    const int n = std::min(s->num_pending(), budget.tokens);
+    const int need = BlocksFor(s->num_computed + n) - static_cast<int>(s->blocks.size());
+    // The watermark only guards admissions into a non-empty batch; an empty
+    // batch must always be able to make progress.
+    const int reserve = running_.empty() ? 0 : watermark;
+    if (allocator_.num_free() - need < reserve) break;
+    if (!TryGrow(*s, s->num_computed + n)) break;
+    waiting_.pop_front();
+    running_.push_back(s);
+    s->is_running = true;
+    AddChunk(*s, n, plan);
+    budget.tokens -= n;
+    budget.seqs -= 1;
+  }
+}
+
+void Engine::Preempt(Sequence* s) {
+  ++stats_.preemptions;
+  running_.remove(s);
+  s->is_running = false;
+  FreeSequence(*s);
+  s->num_computed = 0;
+  waiting_.push_front(s);
+}
+
+void Engine::FreeSequence(Sequence& s) {
+  for (int32_t b : s.blocks) allocator_.Release(b);
+  s.blocks.clear();
+  s.blocks_sent = 0;
+  if (s.known_to_worker) finished_for_worker_.push_back(s.id);
+  s.known_to_worker = false;
+}
+
+void Engine::Finish(Sequence& s, FinishReason reason) {
+  s.finish_reason = reason;
+  if (s.is_running) {
+    running_.remove(&s);
+    s.is_running = false;
+  } else {
+    auto it = std::find(waiting_.begin(), waiting_.end(), &s);
+    if (it != waiting_.end()) waiting_.erase(it);
+  }
+  FreeSequence(s);
+  SequenceUpdate update;
+  update.request_id = s.request_id;
+  update.sample_index = s.sample_index;
+  update.finish_reason = reason;
+  update.num_prompt_tokens = s.num_prompt;
+  if (reason == FinishReason::kCancelled && s.on_update) s.on_update(update);
+  const std::string request_id = s.request_id;
+  seqs_.erase(s.id);
+  if (--live_samples_[request_id] == 0) {
+    live_samples_.erase(request_id);
+    requests_.erase(request_id);
+  }
+}
+
+FinishReason Engine::CheckStop(const Sequence& s, int32_t token) const {
+  const GenerationRequest& r = *s.request;
+  if (!r.ignore_eos &&
+      std::find(options_.eog_token_ids.begin(), options_.eog_token_ids.end(),
+                token) != options_.eog_token_ids.end()) {
+    return FinishReason::kStop;
+  }
+  if (std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) !=
+      r.stop_token_ids.end()) {
+    return FinishReason::kStop;
+  }
+  if (s.num_output() >= r.max_tokens) return FinishReason::kLength;
+  if (static_cast<int>(s.tokens.size()) >= worker_.context_length) {
+    return FinishReason::kLength;
+  }
+  return FinishReason::kNone;
+}
+
+void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
+  for (const SequenceResult& r : result.results) {
+    auto it = seqs_.find(r.seq_id);
+    if (it == seqs_.end()) continue;  // finished meanwhile (cannot happen today)
+    Sequence& s = *it->second;
+    SequenceUpdate update;
+    update.request_id = s.request_id;
+    update.sample_index = s.sample_index;
+    update.num_prompt_tokens = s.num_prompt;
+    FinishReason reason = FinishReason::kNone;
+    for (const SampledToken& t : r.tokens) {
+      s.tokens.push_back(t.token);
+      update.new_tokens.push_back(t);
+      ++stats_.generated_tokens;
+      reason = CheckStop(s, t.token);
+      if (reason != FinishReason::kNone) break;
+    }
+    update.finish_reason = reason;
+    if (s.on_update) s.on_update(update);
+    if (reason != FinishReason::kNone) {
+      // Finish() reports only cancellations; this update already carried it.
+      Finish(s, reason);
+    }
+  }
+}
+
+absl::Status Engine::Step() {
+  StepPlan plan;
+  plan.step_id = next_step_id_++;
+  plan.finished = std::move(finished_for_worker_);
+  finished_for_worker_.clear();
+  Budget budget{options_.max_batched_tokens, options_.max_num_seqs};
+  if (options_.batching == BatchingMode::kStatic) {
+    if (running_.empty()) {
+      while (!waiting_.empty() &&
+             static_cast<int>(running_.size()) < options_.max_num_seqs) {
+        Sequence* s = waiting_.front();
+        waiting_.pop_front();
+        running_.push_back(s);
+        s->is_running = true;
+      }
+    }
+    ScheduleRunning(budget, plan);
+  } else {
+    const bool preempted = ScheduleRunning(budget, plan);
+    if (!preempted) ScheduleWaiting(budget, plan);
+  }
+  if (plan.chunks.empty() && plan.finished.empty() && plan.block_copies.empty()) {
+    return absl::OkStatus();
+  }
+  ++stats_.steps;
+  absl::StatusOr<StepResult> result = channel_.Execute(plan);
+  if (!result.ok()) {
+    // The worker's state is unknown now: fail everything in flight so that
+    // no request hangs and every block returns to the pool.
+    std::vector<Sequence*> all;
+    for (auto& [id, s] : seqs_) all.push_back(s.get());
+    for (Sequence* s : all) {
+      SequenceUpdate update;
+      update.request_id = s->request_id;
+      update.sample_index = s->sample_index;
+      update.finish_reason = FinishReason::kError;
+      if (s->on_update) s->on_update(update);
+      s->known_to_worker = false;
+      Finish(*s, FinishReason::kError);
+    }
+    finished_for_worker_.clear();
+    return result.status();
+  }
+  ApplyResult(plan, *result);
+  return absl::OkStatus();
+}
+
+}  // namespace llm

@@ -1,0 +1,125 @@
+// File: scheduler/engine.h
+//
+// Engine: the batching loop of one worker group. Each Step() builds a step
+// plan under two budgets (max batched tokens, max sequences), sends it over
+// the WorkerChannel, and applies the result: appends tokens, checks stop
+// conditions, reports updates, frees finished sequences' blocks.
+//
+// Continuous batching (Orca, vLLM): running sequences first (one decode
+// token each; prefills in progress continue in chunks), then waiting ones
+// FCFS, prefilled in chunks that fit the token budget; when blocks run out
+// the newest running sequence is preempted (blocks freed, recomputed later,
+// nothing lost) and no new sequence is admitted in that step. Static
+// batching: admit up to max_num_seqs only when nothing runs, then run them
+// all to completion (the baseline benchmarks compare against).
+//
+// Thread safety: thread-compatible; one engine loop thread owns it.
+#ifndef LLM_SCHEDULER_ENGINE_H_
+#define LLM_SCHEDULER_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "common/worker_channel.h"
+#include "scheduler/block_allocator.h"
+#include "scheduler/request.h"
+
+namespace llm {
+
+enum class BatchingMode { kContinuous, kStatic };
+
+struct EngineOptions {
+  BatchingMode batching = BatchingMode::kContinuous;
+  // Sequences per step. More raises throughput until compute-bound, and
+  // raises inter-token latency.
+  int max_num_seqs = 64;
+  // Tokens per step (prefill chunks + decodes). Bounds step latency, so
+  // long prompts cannot stall running decodes.
+  int max_batched_tokens = 2048;
+  // Fraction of blocks kept free when admitting new sequences, against
+  // preemption storms (vLLM V0 uses 1%).
+  double admission_watermark = 0.01;
+  // End-of-generation ids (from the tokenizer) stop a sample unless
+  // ignore_eos.
+  std::vector<int32_t> eog_token_ids;
+
+  absl::Status Validate() const;
+};
+
+struct EngineStats {
+  int64_t steps = 0;
+  int64_t preemptions = 0;
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+};
+
+class Engine {
+ public:
+  // Describes the worker to size the block pool. REQUIRES: channel outlives
+  // the engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+      const EngineOptions& options, WorkerChannel& channel);
+
+  // Enqueues a request (n sequences). InvalidArgument when it can never fit
+  // (prompt + max_tokens beyond the context or the whole pool).
+  absl::Status Add(GenerationRequest request, UpdateCallback on_update);
+  // Finishes all samples of a request with kCancelled; frees their blocks
+  // in the next step. NotFound when unknown or already finished.
+  absl::Status Cancel(const std::string& request_id);
+
+  // One iteration. Unavailable/Internal from the channel are returned; the
+  // engine's state is then unchanged except that nothing was computed.
+  absl::Status Step();
+
+  bool HasWork() const { return !running_.empty() || !waiting_.empty(); }
+  int num_running() const { return static_cast<int>(running_.size()); }
+  int num_waiting() const { return static_cast<int>(waiting_.size()); }
+  const BlockAllocator& blocks() const { return allocator_; }
+  const EngineStats& stats() const { return stats_; }
+  const WorkerDescription& worker() const { return worker_; }
+
+ private:
+  Engine(const EngineOptions& options, WorkerChannel& channel,
+         const WorkerDescription& worker);
+
+  struct Budget {
+    int tokens;
+    int seqs;
+  };
+  // Blocks needed for the sequence to hold `tokens` tokens.
+  int BlocksFor(int tokens) const;
+  bool TryGrow(Sequence& s, int tokens);  // allocates blocks or fails
+  void AddChunk(Sequence& s, int n, StepPlan& plan);
+  bool ScheduleRunning(Budget& budget, StepPlan& plan);
+  void ScheduleWaiting(Budget& budget, StepPlan& plan);
+  void Preempt(Sequence* s);
+  void FreeSequence(Sequence& s);
+  void ApplyResult(const StepPlan& plan, const StepResult& result);
+  void Finish(Sequence& s, FinishReason reason);
+  FinishReason CheckStop(const Sequence& s, int32_t token) const;
+
+  const EngineOptions options_;
+  WorkerChannel& channel_;
+  const WorkerDescription worker_;
+  BlockAllocator allocator_;
+  uint64_t next_seq_id_ = 1;
+  uint64_t next_step_id_ = 1;
+
+  absl::flat_hash_map<std::string, std::unique_ptr<GenerationRequest>> requests_;
+  absl::flat_hash_map<SeqId, std::unique_ptr<Sequence>> seqs_;
+  std::list<Sequence*> running_;   // admission order (oldest first)
+  std::deque<Sequence*> waiting_;  // FCFS; preempted go to the front
+  std::vector<SeqId> finished_for_worker_;  // sent with the next plan
+  absl::flat_hash_map<std::string, int> live_samples_;  // per request
+  EngineStats stats_;
+};
+
+}  // namespace llm
+
+#endif  // LLM_SCHEDULER_ENGINE_H_

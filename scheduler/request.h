@@ -1,0 +1,68 @@
+// File: scheduler/request.h
+//
+// A generation request as the engine sees it (already tokenized and
+// validated), and the per-sample sequence state the engine keeps for it.
+#ifndef LLM_SCHEDULER_REQUEST_H_
+#define LLM_SCHEDULER_REQUEST_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/sampling_params.h"
+#include "common/step_plan.h"
+
+namespace llm {
+
+enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+const char* FinishReasonName(FinishReason reason);  // "stop", "length", ...
+
+struct GenerationRequest {
+  std::string request_id;
+  std::vector<int32_t> prompt_tokens;
+  SamplingParams params;
+  int n = 1;                    // parallel samples
+  int max_tokens = 256;         // generated tokens per sample
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+};
+
+// What the engine reports for one sample after a step.
+struct SequenceUpdate {
+  std::string request_id;
+  int sample_index = 0;
+  std::vector<SampledToken> new_tokens;
+  FinishReason finish_reason = FinishReason::kNone;  // kNone: still running
+  int num_prompt_tokens = 0;
+  int num_cached_tokens = 0;
+};
+
+using UpdateCallback = std::function<void(const SequenceUpdate&)>;
+
+// One sample of a request inside the engine.
+struct Sequence {
+  SeqId id = 0;
+  std::string request_id;
+  int sample_index = 0;
+  const GenerationRequest* request = nullptr;  // owned by the engine
+  std::vector<int32_t> tokens;   // prompt then output
+  int num_prompt = 0;
+  int num_computed = 0;          // tokens whose KV is in the cache
+  std::vector<int32_t> blocks;   // block table
+  int blocks_sent = 0;           // prefix of `blocks` the worker knows
+  bool known_to_worker = false;
+  bool is_running = false;
+  uint64_t seed = 0;
+  absl::Time arrival;
+  FinishReason finish_reason = FinishReason::kNone;
+  UpdateCallback on_update;
+
+  int num_output() const { return static_cast<int>(tokens.size()) - num_prompt; }
+  int num_pending() const { return static_cast<int>(tokens.size()) - num_computed; }
+};
+
+}  // namespace llm
+
+#endif  // LLM_SCHEDULER_REQUEST_H_

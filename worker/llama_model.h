@@ -1,0 +1,58 @@
+// File: worker/llama_model.h
+//
+// LlamaModel: the LLaMA-family decoder (RMSNorm, RoPE or ALiBi attention with
+// GQA, SwiGLU MLP, tied or separate LM head) written once against the
+// Backend interface. It binds the GGUF's tensors to backend weights at load
+// and runs one forward pass over a ragged batch (prefill chunks and decode
+// tokens of many sequences mixed), computing logits only for the rows that
+// are sampled.
+//
+// Thread safety: one owner thread (it drives the backend).
+#ifndef LLM_WORKER_LLAMA_MODEL_H_
+#define LLM_WORKER_LLAMA_MODEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/gguf.h"
+#include "common/model_config.h"
+#include "worker/backend.h"
+
+namespace llm {
+
+class LlamaModel {
+ public:
+  // Validates config and tensors, uploads the weights to `backend`.
+  // REQUIRES: file and backend outlive the model.
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const GgufFile& file,
+                                                          Backend& backend);
+
+  const ModelConfig& config() const { return config_; }
+  Backend& backend() { return backend_; }
+
+  // Runs the batch; writes [batch.logit_rows.size(), n_vocab] logits.
+  // REQUIRES: the backend's KV cache is allocated and every slot/table in the
+  // batch lies inside it.
+  absl::Status Forward(const ForwardBatch& batch, float* logits);
+
+ private:
+  struct Layer {
+    WeightId attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
+  };
+
+  LlamaModel(const ModelConfig& config, Backend& backend)
+      : config_(config), backend_(backend) {}
+
+  ModelConfig config_;
+  Backend& backend_;
+  WeightId token_embedding_ = -1;
+  WeightId output_norm_ = -1;
+  WeightId lm_head_ = -1;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace llm
+
+#endif  // LLM_WORKER_LLAMA_MODEL_H_

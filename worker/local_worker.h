@@ -1,0 +1,66 @@
+// File: worker/local_worker.h
+//
+// LocalWorker: everything one worker process holds, assembled from
+// WorkerOptions: the mapped model file, the backend (CPU; CUDA later), the
+// model with its weights bound, the KV pool sized from a byte budget, and the
+// model runner that executes step plans. Used by llm-worker (behind gRPC) and
+// in-process by llm-generate and the tests.
+//
+// Thread safety: one owner thread.
+#ifndef LLM_WORKER_LOCAL_WORKER_H_
+#define LLM_WORKER_LOCAL_WORKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/gguf.h"
+#include "common/step_plan.h"
+#include "worker/backend.h"
+#include "worker/llama_model.h"
+#include "worker/model_runner.h"
+
+namespace llm {
+
+struct WorkerOptions {
+  std::string model_path;
+  // "auto" | "cpu" | "cuda". auto = cuda when built and a device is present.
+  std::string backend = "auto";
+  // Threads for the CPU backend; <= 0 means one per core.
+  int threads = 0;
+  // Bytes for the paged KV pool (all layers, K and V, fp16). Larger admits
+  // more concurrent tokens; 0 means 256 MiB.
+  int64_t kv_cache_bytes = 0;
+  // Tokens per KV block. 16 is vLLM's default: < 1 block of waste per
+  // sequence, cheap tables.
+  int block_size = 16;
+
+  absl::Status Validate() const;
+};
+
+class LocalWorker {
+ public:
+  static absl::StatusOr<std::unique_ptr<LocalWorker>> Create(
+      const WorkerOptions& options);
+
+  absl::StatusOr<StepResult> Execute(const StepPlan& plan) {
+    return runner_->Execute(plan);
+  }
+
+  const ModelConfig& config() const { return model_->config(); }
+  const GgufFile& file() const { return *file_; }
+  const KvCacheShape& kv_shape() const { return backend_->kv_cache_shape(); }
+  std::string backend_name() const { return backend_->name(); }
+
+ private:
+  LocalWorker() = default;
+  std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<ModelRunner> runner_;
+};
+
+}  // namespace llm
+
+#endif  // LLM_WORKER_LOCAL_WORKER_H_

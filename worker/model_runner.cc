@@ -1,0 +1,206 @@
+#include "worker/model_runner.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "worker/sampler.h"
+
+namespace llm {
+
+ModelRunner::ModelRunner(LlamaModel& model) : model_(model) {}
+
+int ModelRunner::num_kv_blocks() const {
+  return model_.backend().kv_cache_shape().num_blocks;
+}
+int ModelRunner::block_size() const {
+  return model_.backend().kv_cache_shape().block_size;
+}
+
+absl::Status ModelRunner::Validate(const StepPlan& plan) const {
+  const int num_blocks = num_kv_blocks();
+  const int bs = block_size();
+  const int vocab = model_.config().n_vocab;
+  auto check_blocks = [&](const std::vector<int32_t>& blocks,
+                          SeqId id) -> absl::Status {
+    for (int32_t b : blocks) {
+      if (b < 0 || b >= num_blocks) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "sequence %d: block %d outside the pool of %d", id, b, num_blocks));
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::flat_hash_set<SeqId> finished(plan.finished.begin(), plan.finished.end());
+  absl::flat_hash_map<SeqId, const SequenceSpec*> fresh;
+  for (const SequenceSpec& s : plan.new_sequences) {
+    if ((seqs_.contains(s.seq_id) && !finished.contains(s.seq_id)) ||
+        !fresh.emplace(s.seq_id, &s).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("sequence %d is already known", s.seq_id));
+    }
+    if (s.prompt_tokens.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("sequence %d has no prompt tokens", s.seq_id));
+    }
+    for (int32_t t : s.prompt_tokens) {
+      if (t < 0 || t >= vocab) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "sequence %d: token id %d outside the vocabulary of %d", s.seq_id,
+            t, vocab));
+      }
+    }
+    for (int32_t t : s.output_tokens) {
+      if (t < 0 || t >= vocab) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "sequence %d: token id %d outside the vocabulary of %d", s.seq_id,
+            t, vocab));
+      }
+    }
+    if (absl::Status st = check_blocks(s.block_table, s.seq_id); !st.ok()) return st;
+    if (absl::Status st = s.params.Validate(); !st.ok()) return st;
+    const int64_t known = s.prompt_tokens.size() + s.output_tokens.size();
+    if (s.num_computed_tokens < 0 || s.num_computed_tokens >= known) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sequence %d: num_computed_tokens %d not in [0, %d)", s.seq_id,
+          s.num_computed_tokens, known));
+    }
+  }
+  for (const auto& [src, dst] : plan.block_copies) {
+    if (src < 0 || dst < 0 || src >= num_blocks || dst >= num_blocks) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "block copy %d -> %d outside the pool of %d", src, dst, num_blocks));
+    }
+  }
+  absl::flat_hash_set<SeqId> scheduled;
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!scheduled.insert(c.seq_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("sequence %d scheduled twice", c.seq_id));
+    }
+    int64_t known, computed, table;
+    if (auto it = fresh.find(c.seq_id); it != fresh.end()) {
+      known = it->second->prompt_tokens.size() + it->second->output_tokens.size();
+      computed = it->second->num_computed_tokens;
+      table = it->second->block_table.size();
+    } else if (auto jt = seqs_.find(c.seq_id);
+               jt != seqs_.end() && !finished.contains(c.seq_id)) {
+      known = jt->second.tokens.size();
+      computed = jt->second.num_computed;
+      table = jt->second.block_table.size();
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("chunk for unknown sequence %d", c.seq_id));
+    }
+    if (c.num_tokens <= 0 || computed + c.num_tokens > known) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sequence %d: chunk of %d tokens from %d exceeds the %d known",
+          c.seq_id, c.num_tokens, computed, known));
+    }
+    if (c.sample && computed + c.num_tokens != known) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sequence %d: sampling requested before the last known token",
+          c.seq_id));
+    }
+    if (absl::Status st = check_blocks(c.new_blocks, c.seq_id); !st.ok()) return st;
+    const int64_t need = (computed + c.num_tokens + bs - 1) / bs;
+    if (table + static_cast<int64_t>(c.new_blocks.size()) < need) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sequence %d: block table of %d blocks cannot hold %d tokens",
+          c.seq_id, table + c.new_blocks.size(), computed + c.num_tokens));
+    }
+    if (computed + c.num_tokens > model_.config().context_length) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sequence %d: %d tokens exceed the context length %d", c.seq_id,
+          computed + c.num_tokens, model_.config().context_length));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
+  if (absl::Status s = Validate(plan); !s.ok()) return s;
+
+  for (SeqId id : plan.finished) seqs_.erase(id);
+  for (const SequenceSpec& spec : plan.new_sequences) {
+    Sequence& s = seqs_[spec.seq_id];
+    s = Sequence();
+    s.tokens = spec.prompt_tokens;
+    s.tokens.insert(s.tokens.end(), spec.output_tokens.begin(),
+                    spec.output_tokens.end());
+    s.num_prompt = static_cast<int32_t>(spec.prompt_tokens.size());
+    s.num_computed = spec.num_computed_tokens;
+    s.block_table = spec.block_table;
+    s.params = spec.params;
+    s.seed = spec.seed;
+    s.sample_index = spec.sample_index;
+  }
+  if (!plan.block_copies.empty()) {
+    if (absl::Status s = model_.backend().CopyBlocks(plan.block_copies); !s.ok()) {
+      return s;
+    }
+  }
+
+  StepResult result;
+  result.step_id = plan.step_id;
+  if (plan.chunks.empty()) return result;
+
+  // Build the ragged batch: each chunk's tokens are consecutive rows.
+  const int bs = block_size();
+  ForwardBatch& batch = batch_;
+  batch.tokens.clear();
+  batch.positions.clear();
+  batch.slots.clear();
+  batch.seqs.clear();
+  batch.logit_rows.clear();
+  for (const ScheduledChunk& c : plan.chunks) {
+    Sequence& s = seqs_.at(c.seq_id);
+    s.block_table.insert(s.block_table.end(), c.new_blocks.begin(),
+                         c.new_blocks.end());
+    BatchSequence bseq;
+    bseq.query_start = batch.num_tokens();
+    bseq.num_queries = c.num_tokens;
+    bseq.context_len = s.num_computed + c.num_tokens;
+    bseq.block_table = s.block_table;
+    for (int i = 0; i < c.num_tokens; ++i) {
+      const int32_t pos = s.num_computed + i;
+      batch.tokens.push_back(s.tokens[pos]);
+      batch.positions.push_back(pos);
+      batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
+    }
+    batch.seqs.push_back(bseq);
+    if (c.sample) {
+      batch.logit_rows.push_back(batch.num_tokens() - 1);
+    }
+  }
+
+  const int vocab = model_.config().n_vocab;
+  logits_.resize(static_cast<size_t>(batch.logit_rows.size()) * vocab);
+  if (absl::Status s = model_.Forward(batch, logits_.data()); !s.ok()) return s;
+
+  size_t row = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    Sequence& s = seqs_.at(c.seq_id);
+    s.num_computed += c.num_tokens;
+    if (!c.sample) continue;
+    SamplingContext ctx;
+    ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
+    ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
+                                               s.tokens.size() - s.num_prompt);
+    ctx.seed = s.seed;
+    ctx.step = s.tokens.size() - s.num_prompt;
+    ctx.sample_index = s.sample_index;
+    absl::Span<float> logits(logits_.data() + row * vocab, vocab);
+    ++row;
+    SampledToken tok = Sample(logits, s.params, ctx);
+    s.tokens.push_back(tok.token);
+    SequenceResult r;
+    r.seq_id = c.seq_id;
+    r.tokens.push_back(std::move(tok));
+    result.results.push_back(std::move(r));
+  }
+  return result;
+}
+
+}  // namespace llm
