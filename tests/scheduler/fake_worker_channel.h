@@ -1,0 +1,114 @@
+// FakeWorkerChannel: a deterministic stand-in for a worker, for scheduler
+// tests. It mirrors the worker's per-sequence state to check that plans are
+// consistent deltas (known sequences, block tables long enough, no block
+// owned twice), and samples token = f(seq_id, output index) unless a script
+// says otherwise.
+#ifndef LLM_TESTS_SCHEDULER_FAKE_WORKER_CHANNEL_H_
+#define LLM_TESTS_SCHEDULER_FAKE_WORKER_CHANNEL_H_
+
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "common/worker_channel.h"
+
+namespace llm::testing {
+
+class FakeWorkerChannel : public WorkerChannel {
+ public:
+  FakeWorkerChannel(int num_blocks, int block_size, int context_length = 4096,
+                    int vocab = 1000)
+      : num_blocks_(num_blocks), block_size_(block_size),
+        context_length_(context_length), vocab_(vocab) {}
+
+  absl::StatusOr<WorkerDescription> Describe() override {
+    WorkerDescription d;
+    d.backend = "fake";
+    d.num_kv_blocks = num_blocks_;
+    d.block_size = block_size_;
+    d.context_length = context_length_;
+    d.vocab_size = vocab_;
+    return d;
+  }
+
+  absl::StatusOr<StepResult> Execute(const StepPlan& plan) override {
+    plans.push_back(plan);
+    if (fail_next) {
+      fail_next = false;
+      return absl::UnavailableError("fake worker gone");
+    }
+    for (SeqId id : plan.finished) seqs_.erase(id);
+    for (const SequenceSpec& s : plan.new_sequences) {
+      if (seqs_.count(s.seq_id)) return absl::InternalError("sequence sent twice");
+      State st;
+      st.tokens = s.prompt_tokens;
+      st.tokens.insert(st.tokens.end(), s.output_tokens.begin(), s.output_tokens.end());
+      st.num_prompt = s.prompt_tokens.size();
+      st.computed = s.num_computed_tokens;
+      st.blocks = s.block_table;
+      seqs_[s.seq_id] = st;
+    }
+    StepResult result;
+    result.step_id = plan.step_id;
+    std::map<int32_t, SeqId> owner;
+    for (const ScheduledChunk& c : plan.chunks) {
+      auto it = seqs_.find(c.seq_id);
+      if (it == seqs_.end()) return absl::InternalError("chunk for unknown sequence");
+      State& st = it->second;
+      st.blocks.insert(st.blocks.end(), c.new_blocks.begin(), c.new_blocks.end());
+      st.computed += c.num_tokens;
+      if (st.computed > static_cast<int>(st.tokens.size())) {
+        return absl::InternalError("computing unknown tokens");
+      }
+      if (static_cast<int>(st.blocks.size()) * block_size_ < st.computed) {
+        return absl::InternalError(absl::StrFormat(
+            "seq %d: %d blocks cannot hold %d tokens", c.seq_id, st.blocks.size(), st.computed));
+      }
+      chunk_sizes.push_back(c.num_tokens);
+      if (c.sample) {
+        const int index = static_cast<int>(st.tokens.size()) - st.num_prompt;
+        const int32_t tok = next_token ? next_token(c.seq_id, index)
+                                       : static_cast<int32_t>(3 + (c.seq_id * 31 + index) % 500);
+        st.tokens.push_back(tok);
+        SequenceResult r;
+        r.seq_id = c.seq_id;
+        SampledToken t;
+        t.token = tok;
+        r.tokens.push_back(t);
+        result.results.push_back(r);
+      }
+    }
+    // Blocks owned by live sequences must be distinct (no sharing yet).
+    for (const auto& [id, st] : seqs_) {
+      for (int32_t b : st.blocks) {
+        if (!owner.emplace(b, id).second) {
+          return absl::InternalError(absl::StrFormat("block %d owned twice", b));
+        }
+      }
+    }
+    return result;
+  }
+
+  int num_live_sequences() const { return static_cast<int>(seqs_.size()); }
+
+  std::vector<StepPlan> plans;
+  std::vector<int> chunk_sizes;
+  std::function<int32_t(SeqId, int)> next_token;
+  bool fail_next = false;
+
+ private:
+  struct State {
+    std::vector<int32_t> tokens;
+    int num_prompt = 0;
+    int computed = 0;
+    std::vector<int32_t> blocks;
+  };
+  int num_blocks_, block_size_, context_length_, vocab_;
+  std::map<SeqId, State> seqs_;
+};
+
+}  // namespace llm::testing
+
+#endif  // LLM_TESTS_SCHEDULER_FAKE_WORKER_CHANNEL_H_
