@@ -8,7 +8,7 @@
 //
 // Order in which a worker applies a plan: finished (drop state) ->
 // new_sequences -> block_copies (copy-on-write, before any attention) ->
-// chunks (append blocks, compute, sample).
+// chunks (replace copied blocks, append blocks, compute, sample).
 #ifndef LLM_COMMON_STEP_PLAN_H_
 #define LLM_COMMON_STEP_PLAN_H_
 
@@ -53,6 +53,9 @@ struct SequenceSpec {
 struct ScheduledChunk {
   SeqId seq_id = 0;
   int32_t num_tokens = 0;
+  // Copy-on-write replacements (table index, new block id), applied before
+  // new_blocks; the copy itself travels in StepPlan::block_copies.
+  std::vector<std::pair<int32_t, int32_t>> replaced_blocks;
   std::vector<int32_t> new_blocks;  // appended to the block table first
   // Sample one token after the chunk. REQUIRES: the chunk ends at the last
   // known token.

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "common/check.h"
 
 namespace llm {
 
@@ -100,6 +101,7 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
     seed = (uint64_t{rd()} << 32) | rd();
   }
   const absl::Time now = absl::Now();
+  Sequence* parent = nullptr;
   for (int i = 0; i < req->n; ++i) {
     auto s = std::make_unique<Sequence>();
     s->id = next_seq_id_++;
@@ -111,7 +113,14 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
     s->seed = seed;
     s->arrival = now;
     s->on_update = on_update;
-    waiting_.push_back(s.get());
+    if (parent == nullptr) {
+      parent = s.get();
+      waiting_.push_back(s.get());
+    } else {
+      // Forked from sample 0 once its prompt is computed (shared blocks).
+      s->fork_parent = parent;
+      parent->fork_children.push_back(s.get());
+    }
     seqs_.emplace(s->id, std::move(s));
   }
   live_samples_[req->request_id] = req->n;
@@ -124,21 +133,103 @@ absl::Status Engine::Cancel(const std::string& request_id) {
     return absl::NotFoundError(
         absl::StrFormat("no request '%s' in flight", request_id));
   }
-  std::vector<Sequence*> victims;
+  std::vector<SeqId> victims;
   for (auto& [id, s] : seqs_) {
-    if (s->request_id == request_id) victims.push_back(s.get());
+    if (s->request_id == request_id) victims.push_back(id);
   }
-  for (Sequence* s : victims) Finish(*s, FinishReason::kCancelled);
+  // Finishing a parent also finishes its unforked children: look ids up.
+  for (SeqId id : victims) {
+    if (auto it = seqs_.find(id); it != seqs_.end()) {
+      Finish(*it->second, FinishReason::kCancelled);
+    }
+  }
   return absl::OkStatus();
 }
 
 bool Engine::TryGrow(Sequence& s, int tokens) {
-  const int need = BlocksFor(tokens) - static_cast<int>(s.blocks.size());
-  if (need <= 0) return true;
-  absl::StatusOr<std::vector<int32_t>> blocks = allocator_.Allocate(need);
-  if (!blocks.ok()) return false;
-  s.blocks.insert(s.blocks.end(), blocks->begin(), blocks->end());
+  const int bs = worker_.block_size;
+  const int have = static_cast<int>(s.blocks.size());
+  const int want = BlocksFor(tokens);
+  // Blocks the writes of positions [num_computed, tokens) land in that other
+  // sequences still hold: those are copied first (copy-on-write).
+  std::vector<int> shared;
+  for (int i = s.num_computed / bs; i < std::min(have, want); ++i) {
+    if (allocator_.ref_count(s.blocks[i]) > 1) shared.push_back(i);
+  }
+  const int grow = std::max(0, want - have);
+  const int need = grow + static_cast<int>(shared.size());
+  if (need == 0) return true;
+  absl::StatusOr<std::vector<int32_t>> fresh = allocator_.Allocate(need);
+  if (!fresh.ok()) return false;
+  size_t k = 0;
+  for (int i : shared) {
+    const int32_t copy = (*fresh)[k++];
+    pending_copies_.emplace_back(s.blocks[i], copy);
+    allocator_.Release(s.blocks[i]);
+    s.blocks[i] = copy;
+    if (i < s.blocks_sent) s.replaced_blocks.emplace_back(i, copy);
+    // The copy is not in the prefix cache; the original keeps the hash.
+    ++stats_.block_copies;
+  }
+  s.blocks.insert(s.blocks.end(), fresh->begin() + k, fresh->end());
   return true;
+}
+
+void Engine::TakePrefixHits(Sequence& s) {
+  if (!options_.enable_prefix_caching) return;
+  const int bs = worker_.block_size;
+  // Always recompute at least the last known token: its logits are needed.
+  const int max_blocks = (static_cast<int>(s.tokens.size()) - 1) / bs;
+  stats_.prefix_cache_queried_tokens += max_blocks * bs;
+  BlockHash parent;
+  for (int i = 0; i < max_blocks; ++i) {
+    const BlockHash h = HashBlock(
+        parent, absl::MakeConstSpan(s.tokens.data() + i * bs, bs), options_.cache_salt);
+    std::optional<int32_t> block = allocator_.Lookup(h);
+    if (!block.has_value()) break;
+    s.blocks.push_back(*block);
+    s.block_hashes.push_back(h);
+    parent = h;
+  }
+  s.num_computed = static_cast<int>(s.blocks.size()) * bs;
+  s.num_cached = s.num_computed;
+}
+
+void Engine::RegisterFullBlocks(Sequence& s) {
+  if (!options_.enable_prefix_caching) return;
+  const int bs = worker_.block_size;
+  const int full = std::min<int>(s.num_computed / bs, s.blocks.size());
+  while (static_cast<int>(s.block_hashes.size()) < full) {
+    const int i = static_cast<int>(s.block_hashes.size());
+    const BlockHash parent = i == 0 ? BlockHash{} : s.block_hashes[i - 1];
+    const BlockHash h = HashBlock(
+        parent, absl::MakeConstSpan(s.tokens.data() + i * bs, bs), options_.cache_salt);
+    allocator_.Register(s.blocks[i], h);
+    s.block_hashes.push_back(h);
+  }
+}
+
+void Engine::Fork(Sequence& parent) {
+  const int bs = worker_.block_size;
+  const int prompt_blocks = BlocksFor(parent.num_prompt);
+  for (Sequence* child : parent.fork_children) {
+    child->fork_parent = nullptr;
+    for (int i = 0; i < prompt_blocks; ++i) {
+      child->blocks.push_back(parent.blocks[i]);
+      allocator_.AddRef(parent.blocks[i]);
+    }
+    // The child recomputes the last prompt token for its own first sample;
+    // that write copies the shared block first (TryGrow).
+    child->num_computed = parent.num_prompt - 1;
+    child->num_cached = parent.num_cached;
+    const int hashed = std::min<int>((parent.num_prompt - 1) / bs,
+                                     parent.block_hashes.size());
+    child->block_hashes.assign(parent.block_hashes.begin(),
+                               parent.block_hashes.begin() + hashed);
+    running_.push_back(child);
+    child->is_running = true;
+  }
+  parent.fork_children.clear();
 }
 
 void Engine::AddChunk(Sequence& s, int n, StepPlan& plan) {
@@ -158,8 +249,10 @@ void Engine::AddChunk(Sequence& s, int n, StepPlan& plan) {
     plan.new_sequences.push_back(std::move(spec));
     s.known_to_worker = true;
   } else {
+    chunk.replaced_blocks = std::move(s.replaced_blocks);
     chunk.new_blocks.assign(s.blocks.begin() + s.blocks_sent, s.blocks.end());
   }
+  s.replaced_blocks.clear();
   s.blocks_sent = static_cast<int>(s.blocks.size());
   chunk.sample = s.num_computed + n == static_cast<int>(s.tokens.size());
   if (s.num_computed < s.num_prompt) {
@@ -200,13 +293,18 @@ void Engine::ScheduleWaiting(Budget& budget, StepPlan& plan) {
       std::ceil(allocator_.num_blocks() * options_.admission_watermark));
   while (!waiting_.empty() && budget.seqs > 0 && budget.tokens > 0) {
     Sequence* s = waiting_.front();
+    const bool fresh = s->blocks.empty() && s->num_computed == 0;
+    if (fresh) TakePrefixHits(*s);
     const int n = std::min(s->num_pending(), budget.tokens);
     const int need = BlocksFor(s->num_computed + n) - static_cast<int>(s->blocks.size());
     // The watermark only guards admissions into a non-empty batch; an empty
     // batch must always be able to make progress.
     const int reserve = running_.empty() ? 0 : watermark;
-    if (allocator_.num_free() - need < reserve) break;
-    if (!TryGrow(*s, s->num_computed + n)) break;
+    if (allocator_.num_free() - need < reserve || !TryGrow(*s, s->num_computed + n)) {
+      if (fresh) ReleaseBlocks(*s);  // give the prefix hits back
+      break;
+    }
+    if (fresh) stats_.prefix_cache_hit_tokens += s->num_cached;
     waiting_.pop_front();
     running_.push_back(s);
     s->is_running = true;
@@ -225,9 +323,18 @@ void Engine::Preempt(Sequence* s) {
   waiting_.push_front(s);
 }
 
-void Engine::FreeSequence(Sequence& s) {
-  for (int32_t b : s.blocks) allocator_.Release(b);
+void Engine::ReleaseBlocks(Sequence& s) {
+  // Reverse order, so a cached prefix's tail is evicted before its head.
+  for (auto it = s.blocks.rbegin(); it != s.blocks.rend(); ++it) allocator_.Release(*it);
   s.blocks.clear();
+  s.block_hashes.clear();
+  s.replaced_blocks.clear();
+  s.num_computed = 0;
+  s.num_cached = 0;
+}
+
+void Engine::FreeSequence(Sequence& s) {
+  ReleaseBlocks(s);
   s.blocks_sent = 0;
   if (s.known_to_worker) finished_for_worker_.push_back(s.id);
   s.known_to_worker = false;
@@ -235,6 +342,13 @@ void Engine::FreeSequence(Sequence& s) {
 
 void Engine::Finish(Sequence& s, FinishReason reason) {
   s.finish_reason = reason;
+  if (s.fork_parent != nullptr) {
+    auto& siblings = s.fork_parent->fork_children;
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), &s), siblings.end());
+    s.fork_parent = nullptr;
+  }
+  // Children still waiting for this parent to fork them end with it.
+  while (!s.fork_children.empty()) Finish(*s.fork_children.back(), reason);
   if (s.is_running) {
     running_.remove(&s);
     s.is_running = false;
@@ -276,14 +390,21 @@ FinishReason Engine::CheckStop(const Sequence& s, int32_t token) const {
 }
 
 void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
+  // The step succeeded: its computed full blocks can serve later prefixes.
+  for (const ScheduledChunk& c : plan.chunks) {
+    auto it = seqs_.find(c.seq_id);
+    if (it != seqs_.end()) RegisterFullBlocks(*it->second);
+  }
   for (const SequenceResult& r : result.results) {
     auto it = seqs_.find(r.seq_id);
     if (it == seqs_.end()) continue;  // finished meanwhile (cannot happen today)
     Sequence& s = *it->second;
+    if (!s.fork_children.empty()) Fork(s);
     SequenceUpdate update;
     update.request_id = s.request_id;
     update.sample_index = s.sample_index;
     update.num_prompt_tokens = s.num_prompt;
+    update.num_cached_tokens = s.num_cached;
     FinishReason reason = FinishReason::kNone;
     for (const SampledToken& t : r.tokens) {
       s.tokens.push_back(t.token);
@@ -322,6 +443,8 @@ absl::Status Engine::Step() {
     const bool preempted = ScheduleRunning(budget, plan);
     if (!preempted) ScheduleWaiting(budget, plan);
   }
+  plan.block_copies = std::move(pending_copies_);
+  pending_copies_.clear();
   if (plan.chunks.empty() && plan.finished.empty() && plan.block_copies.empty()) {
     return absl::OkStatus();
   }
@@ -330,15 +453,25 @@ absl::Status Engine::Step() {
   if (!result.ok()) {
     // The worker's state is unknown now: fail everything in flight so that
     // no request hangs and every block returns to the pool.
-    std::vector<Sequence*> all;
-    for (auto& [id, s] : seqs_) all.push_back(s.get());
-    for (Sequence* s : all) {
+    std::vector<SeqId> all;
+    for (auto& [id, s] : seqs_) all.push_back(id);
+    for (SeqId id : all) {
+      auto it = seqs_.find(id);
+      if (it == seqs_.end()) continue;
+      Sequence* s = it->second.get();
       SequenceUpdate update;
       update.request_id = s->request_id;
       update.sample_index = s->sample_index;
       update.finish_reason = FinishReason::kError;
       if (s->on_update) s->on_update(update);
       s->known_to_worker = false;
+      for (Sequence* child : s->fork_children) {
+        if (child->on_update) {
+          SequenceUpdate u = update;
+          u.sample_index = child->sample_index;
+          child->on_update(u);
+        }
+      }
       Finish(*s, FinishReason::kError);
     }
     finished_for_worker_.clear();

@@ -48,6 +48,11 @@ struct EngineOptions {
   // End-of-generation ids (from the tokenizer) stop a sample unless
   // ignore_eos.
   std::vector<int32_t> eog_token_ids;
+  // Reuse the KV of full prompt blocks already computed for another request
+  // with the same prefix (vLLM automatic prefix caching).
+  bool enable_prefix_caching = true;
+  // Mixed into every block hash: different models/KV dtypes never share.
+  uint64_t cache_salt = 0;
 
   absl::Status Validate() const;
 };
@@ -57,6 +62,9 @@ struct EngineStats {
   int64_t preemptions = 0;
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
+  int64_t prefix_cache_queried_tokens = 0;
+  int64_t prefix_cache_hit_tokens = 0;
+  int64_t block_copies = 0;
 };
 
 class Engine {
@@ -94,7 +102,14 @@ class Engine {
   };
   // Blocks needed for the sequence to hold `tokens` tokens.
   int BlocksFor(int tokens) const;
-  bool TryGrow(Sequence& s, int tokens);  // allocates blocks or fails
+  // Makes the blocks for `tokens` tokens exist and the ones the next writes
+  // touch exclusively owned (copy-on-write into pending_copies_), or fails
+  // without side effects.
+  bool TryGrow(Sequence& s, int tokens);
+  void TakePrefixHits(Sequence& s);
+  void ReleaseBlocks(Sequence& s);
+  void RegisterFullBlocks(Sequence& s);
+  void Fork(Sequence& parent);
   void AddChunk(Sequence& s, int n, StepPlan& plan);
   bool ScheduleRunning(Budget& budget, StepPlan& plan);
   void ScheduleWaiting(Budget& budget, StepPlan& plan);
@@ -116,6 +131,7 @@ class Engine {
   std::list<Sequence*> running_;   // admission order (oldest first)
   std::deque<Sequence*> waiting_;  // FCFS; preempted go to the front
   std::vector<SeqId> finished_for_worker_;  // sent with the next plan
+  std::vector<std::pair<int32_t, int32_t>> pending_copies_;  // this step's CoW
   absl::flat_hash_map<std::string, int> live_samples_;  // per request
   EngineStats stats_;
 };

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/sampling_params.h"
 #include "common/step_plan.h"
+#include "scheduler/block_hash.h"
 
 namespace llm {
 
@@ -52,8 +53,17 @@ struct Sequence {
   int num_computed = 0;          // tokens whose KV is in the cache
   std::vector<int32_t> blocks;   // block table
   int blocks_sent = 0;           // prefix of `blocks` the worker knows
+  // Copy-on-write replacements inside that prefix not yet sent.
+  std::vector<std::pair<int32_t, int32_t>> replaced_blocks;
   bool known_to_worker = false;
   bool is_running = false;
+  // Hashes of the full, computed blocks, in table order (prefix caching).
+  std::vector<BlockHash> block_hashes;
+  int num_cached = 0;            // prompt tokens served by the prefix cache
+  // n > 1: samples 1..n-1 wait here until sample 0's prefill is done, then
+  // fork from its blocks (shared, copy-on-write) instead of recomputing.
+  std::vector<Sequence*> fork_children;
+  Sequence* fork_parent = nullptr;
   uint64_t seed = 0;
   absl::Time arrival;
   FinishReason finish_reason = FinishReason::kNone;

@@ -104,6 +104,13 @@ absl::Status ModelRunner::Validate(const StepPlan& plan) const {
           c.seq_id));
     }
     if (absl::Status st = check_blocks(c.new_blocks, c.seq_id); !st.ok()) return st;
+    for (const auto& [index, block] : c.replaced_blocks) {
+      if (index < 0 || index >= table || block < 0 || block >= num_blocks) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "sequence %d: replacement of table entry %d by block %d is invalid",
+            c.seq_id, index, block));
+      }
+    }
     const int64_t need = (computed + c.num_tokens + bs - 1) / bs;
     if (table + static_cast<int64_t>(c.new_blocks.size()) < need) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -156,6 +163,7 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   batch.logit_rows.clear();
   for (const ScheduledChunk& c : plan.chunks) {
     Sequence& s = seqs_.at(c.seq_id);
+    for (const auto& [index, block] : c.replaced_blocks) s.block_table[index] = block;
     s.block_table.insert(s.block_table.end(), c.new_blocks.begin(),
                          c.new_blocks.end());
     BatchSequence bseq;

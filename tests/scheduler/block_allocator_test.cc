@@ -60,3 +60,63 @@ TEST(BlockAllocatorDeathTest, DoubleFreeAborts) {
 
 }  // namespace
 }  // namespace llm
+
+namespace llm {
+namespace {
+
+BlockHash H(uint64_t v) { return HashBlock(BlockHash{}, {static_cast<int32_t>(v)}, 0); }
+
+TEST(BlockAllocatorPrefixCacheTest, ReleasedCachedBlockStaysFindableUntilEvicted) {
+  BlockAllocator a(2);
+  auto b = a.Allocate(1);
+  ASSERT_TRUE(b.ok());
+  a.Register((*b)[0], H(1));
+  a.Release((*b)[0]);
+  EXPECT_EQ(a.num_free(), 2);  // evictable counts as free
+  auto hit = a.Lookup(H(1));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(*hit, (*b)[0]);
+  EXPECT_EQ(a.ref_count(*hit), 1);
+  EXPECT_TRUE(a.CheckInvariants().ok());
+}
+
+TEST(BlockAllocatorPrefixCacheTest, AllocationEvictsLeastRecentlyUsedCachedBlock) {
+  BlockAllocator a(2);
+  auto b = a.Allocate(2);
+  ASSERT_TRUE(b.ok());
+  a.Register((*b)[0], H(1));
+  a.Register((*b)[1], H(2));
+  a.Release((*b)[1]);  // released first: least recently used
+  a.Release((*b)[0]);
+  auto fresh = a.Allocate(1);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*fresh)[0], (*b)[1]);
+  EXPECT_FALSE(a.Lookup(H(2)).has_value());
+  EXPECT_TRUE(a.Lookup(H(1)).has_value());
+  EXPECT_TRUE(a.CheckInvariants().ok());
+}
+
+TEST(BlockAllocatorPrefixCacheTest, DuplicateHashKeepsTheFirstBlock) {
+  BlockAllocator a(2);
+  auto b = a.Allocate(2);
+  ASSERT_TRUE(b.ok());
+  a.Register((*b)[0], H(5));
+  a.Register((*b)[1], H(5));
+  EXPECT_EQ(a.num_cached(), 1);
+  auto hit = a.Lookup(H(5));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(*hit, (*b)[0]);
+}
+
+TEST(BlockHashTest, ChainDependsOnEveryTokenAndTheParent) {
+  const int32_t t1[] = {1, 2, 3};
+  const int32_t t2[] = {1, 2, 4};
+  const BlockHash a = HashBlock(BlockHash{}, t1, 0);
+  EXPECT_FALSE(a == HashBlock(BlockHash{}, t2, 0));
+  EXPECT_FALSE(HashBlock(a, t1, 0) == HashBlock(BlockHash{}, t1, 0));
+  EXPECT_FALSE(a == HashBlock(BlockHash{}, t1, 7));  // salt separates caches
+  EXPECT_TRUE(a == HashBlock(BlockHash{}, t1, 0));
+}
+
+}  // namespace
+}  // namespace llm

@@ -110,6 +110,7 @@ TEST(EngineTest, PreemptedSequenceResumesWithItsOutputTokens) {
   FakeWorkerChannel ch(6, 4);
   EngineOptions opts;
   opts.admission_watermark = 0.0;
+  opts.enable_prefix_caching = false;  // pure recompute
   auto e = MakeEngine(ch, opts);
   Collected c;
   for (const char* id : {"a", "b", "c"}) {
@@ -218,21 +219,102 @@ TEST(EngineTest, ContextLimitEndsGenerationWithLength) {
   EXPECT_EQ(c.finish[Key("a", 0)], FinishReason::kLength);
 }
 
-TEST(EngineTest, ParallelSamplesAreSeparateSequencesWithDistinctIndices) {
+TEST(EngineTest, ParallelSamplesShareThePromptBlocksAndCopyOnWrite) {
   FakeWorkerChannel ch(64, 16);
-  auto e = MakeEngine(ch);
+  EngineOptions opts;
+  opts.enable_prefix_caching = false;  // sharing must not depend on it
+  auto e = MakeEngine(ch, opts);
   Collected c;
-  GenerationRequest r = Request("n3", 5, 2);
+  GenerationRequest r = Request("n3", 40, 4);  // 3 blocks, the last partial
   r.n = 3;
   r.params.seed = 42;
   ASSERT_TRUE(e->Add(r, Collect(c)).ok());
-  RunToCompletion(*e);
-  ASSERT_EQ(ch.plans[0].new_sequences.size(), 3u);
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(ch.plans[0].new_sequences[i].sample_index, static_cast<uint32_t>(i));
-    EXPECT_EQ(ch.plans[0].new_sequences[i].seed, 42u);
-    EXPECT_EQ(c.tokens[Key("n3", i)].size(), 2u);
+  // Step 1: only sample 0 prefills the 40 prompt tokens.
+  ASSERT_TRUE(e->Step().ok());
+  ASSERT_EQ(ch.plans[0].new_sequences.size(), 1u);
+  EXPECT_EQ(ch.plans[0].chunks[0].num_tokens, 40);
+  // Step 2: samples 1 and 2 fork: they recompute only the last prompt token,
+  // each into a copy of the shared last block.
+  ASSERT_TRUE(e->Step().ok());
+  const StepPlan& fork = ch.plans[1];
+  ASSERT_EQ(fork.new_sequences.size(), 2u);
+  for (const SequenceSpec& spec : fork.new_sequences) {
+    EXPECT_EQ(spec.num_computed_tokens, 39);
+    EXPECT_EQ(spec.seed, 42u);
+    EXPECT_EQ(spec.block_table[0], ch.plans[0].new_sequences[0].block_table[0]);
   }
+  EXPECT_GE(fork.block_copies.size(), 2u);
+  // 3 samples of 40 + 4 tokens each would need 9 blocks unshared.
+  EXPECT_LT(e->blocks().num_used(), 9);
+  RunToCompletion(*e);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.tokens[Key("n3", i)].size(), 4u);
+  EXPECT_EQ(e->blocks().num_used(), 0);
+  EXPECT_TRUE(e->blocks().CheckInvariants().ok());
+}
+
+TEST(EngineTest, SharedPrefixHitsThePrefixCache) {
+  FakeWorkerChannel ch(64, 16);
+  auto e = MakeEngine(ch);
+  Collected c;
+  ASSERT_TRUE(e->Add(Request("first", 50, 2), Collect(c)).ok());
+  RunToCompletion(*e);
+  // Same 50-token prompt: the 3 full blocks (48 tokens) are cached.
+  int cached = -1;
+  ASSERT_TRUE(e->Add(Request("second", 50, 2), [&](const SequenceUpdate& u) {
+                cached = u.num_cached_tokens;
+              }).ok());
+  RunToCompletion(*e);
+  EXPECT_EQ(cached, 48);
+  EXPECT_EQ(e->stats().prefix_cache_hit_tokens, 48);
+  const StepPlan& admit = ch.plans[ch.plans.size() - 2];
+  ASSERT_EQ(admit.new_sequences.size(), 1u);
+  EXPECT_EQ(admit.new_sequences[0].num_computed_tokens, 48);
+  EXPECT_EQ(admit.chunks[0].num_tokens, 2);
+  EXPECT_TRUE(e->blocks().CheckInvariants().ok());
+}
+
+TEST(EngineTest, PromptOfWholeBlocksStillRecomputesItsLastToken) {
+  FakeWorkerChannel ch(64, 16);
+  auto e = MakeEngine(ch);
+  Collected c;
+  ASSERT_TRUE(e->Add(Request("a", 32, 1), Collect(c)).ok());
+  RunToCompletion(*e);
+  ASSERT_TRUE(e->Add(Request("b", 32, 1), Collect(c)).ok());
+  RunToCompletion(*e);
+  // Only the first block may hit; the second holds the last prompt token.
+  const StepPlan& admit = ch.plans.back();
+  EXPECT_EQ(admit.new_sequences[0].num_computed_tokens, 16);
+  EXPECT_EQ(admit.chunks[0].num_tokens, 16);
+}
+
+TEST(EngineTest, CachedBlocksAreEvictedWhenThePoolIsNeeded) {
+  FakeWorkerChannel ch(/*num_blocks=*/4, /*block_size=*/4);
+  EngineOptions opts;
+  opts.admission_watermark = 0.0;
+  auto e = MakeEngine(ch, opts);
+  Collected c;
+  ASSERT_TRUE(e->Add(Request("a", 12, 1), Collect(c)).ok());
+  RunToCompletion(*e);
+  EXPECT_EQ(e->blocks().num_free(), 4);  // cached but evictable
+  GenerationRequest other = Request("b", 12, 4);
+  other.prompt_tokens.assign(12, 99);  // different prefix: must evict
+  ASSERT_TRUE(e->Add(other, Collect(c)).ok());
+  RunToCompletion(*e);
+  EXPECT_EQ(c.tokens[Key("b", 0)].size(), 4u);
+  EXPECT_TRUE(e->blocks().CheckInvariants().ok());
+}
+
+TEST(EngineTest, CancellingParallelSamplesBeforeTheForkFreesEverything) {
+  FakeWorkerChannel ch(64, 16);
+  auto e = MakeEngine(ch);
+  Collected c;
+  GenerationRequest r = Request("n4", 40, 8);
+  r.n = 4;
+  ASSERT_TRUE(e->Add(r, Collect(c)).ok());
+  ASSERT_TRUE(e->Cancel("n4").ok());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.finish[Key("n4", i)], FinishReason::kCancelled);
+  EXPECT_FALSE(e->HasWork());
+  EXPECT_EQ(e->blocks().num_used(), 0);
 }
 
 TEST(EngineTest, WorkerFailureFailsRequestsAndFreesBlocks) {

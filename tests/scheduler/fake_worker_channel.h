@@ -52,12 +52,18 @@ class FakeWorkerChannel : public WorkerChannel {
     }
     StepResult result;
     result.step_id = plan.step_id;
-    std::map<int32_t, SeqId> owner;
+    std::vector<int32_t> written;  // blocks this step writes KV into
     for (const ScheduledChunk& c : plan.chunks) {
       auto it = seqs_.find(c.seq_id);
       if (it == seqs_.end()) return absl::InternalError("chunk for unknown sequence");
       State& st = it->second;
+      for (const auto& [index, block] : c.replaced_blocks) st.blocks.at(index) = block;
       st.blocks.insert(st.blocks.end(), c.new_blocks.begin(), c.new_blocks.end());
+      for (int p = st.computed; p < st.computed + c.num_tokens; ++p) {
+        if (p / block_size_ < static_cast<int>(st.blocks.size())) {
+          written.push_back(st.blocks[p / block_size_]);
+        }
+      }
       st.computed += c.num_tokens;
       if (st.computed > static_cast<int>(st.tokens.size())) {
         return absl::InternalError("computing unknown tokens");
@@ -80,14 +86,19 @@ class FakeWorkerChannel : public WorkerChannel {
         result.results.push_back(r);
       }
     }
-    // Blocks owned by live sequences must be distinct (no sharing yet).
-    for (const auto& [id, st] : seqs_) {
-      for (int32_t b : st.blocks) {
-        if (!owner.emplace(b, id).second) {
-          return absl::InternalError(absl::StrFormat("block %d owned twice", b));
-        }
+    // Copy-on-write: a block written this step belongs to one live sequence
+    // only (shared prompt blocks are read-only).
+    for (int32_t b : written) {
+      int holders = 0;
+      for (const auto& [id, st] : seqs_) {
+        for (int32_t x : st.blocks) holders += x == b;
+      }
+      if (holders != 1) {
+        return absl::InternalError(absl::StrFormat(
+            "block %d is written while %d sequences hold it", b, holders));
       }
     }
+    copies += plan.block_copies.size();
     return result;
   }
 
@@ -95,6 +106,7 @@ class FakeWorkerChannel : public WorkerChannel {
 
   std::vector<StepPlan> plans;
   std::vector<int> chunk_sizes;
+  size_t copies = 0;
   std::function<int32_t(SeqId, int)> next_token;
   bool fail_next = false;
 

@@ -1,0 +1,89 @@
+// File: scheduler/scheduler_metrics.h
+//
+// SchedulerMetrics: the Prometheus metrics of llm-scheduler (docs/metrics.md
+// lists and explains them), served in the text format on --metrics-listen.
+// Latencies and token counts are recorded by the request streams as they
+// happen; the gauges (running, waiting, KV blocks) and the preemption
+// counter are refreshed from the engine loops at each scrape, through the
+// `refresh` callback given at creation.
+//
+// Thread safety: thread-safe.
+#ifndef LLM_SCHEDULER_SCHEDULER_METRICS_H_
+#define LLM_SCHEDULER_SCHEDULER_METRICS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace llm {
+
+// The state of all worker groups, summed, at one moment.
+struct SchedulerGauges {
+  int running = 0;
+  int waiting = 0;
+  int blocks_used = 0;
+  int blocks_total = 0;
+  int64_t preemptions = 0;  // cumulative
+};
+
+class SchedulerMetrics {
+ public:
+  // Serves /metrics on `listen` (HOST:PORT; port 0 picks one). Unavailable
+  // when it cannot be bound. `refresh` is called at each scrape.
+  static absl::StatusOr<std::unique_ptr<SchedulerMetrics>> Create(
+      const std::string& listen, std::function<SchedulerGauges()> refresh);
+  ~SchedulerMetrics();
+
+  int port() const;
+
+  void ObserveTimeToFirstToken(absl::Duration d);
+  void ObserveInterTokenLatency(absl::Duration d);
+  void ObserveEndToEnd(absl::Duration d);
+  void ObserveQueueTime(absl::Duration d);
+  void AddPromptTokens(int n);
+  void AddGenerationTokens(int n);
+  void AddPrefixCacheHitTokens(int n);
+  // One request ended: finish_reason "stop", "length", "cancelled", "error",
+  // or "rejected"; code the gRPC status code name it ended with ("OK" ...).
+  void CountRequest(const std::string& finish_reason, const std::string& code);
+
+ private:
+  class RefreshingCollectable;
+  SchedulerMetrics() = default;
+  void Refresh();
+
+  std::function<SchedulerGauges()> refresh_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<RefreshingCollectable> collectable_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Histogram* ttft_ = nullptr;
+  prometheus::Histogram* itl_ = nullptr;
+  prometheus::Histogram* e2e_ = nullptr;
+  prometheus::Histogram* queue_ = nullptr;
+  prometheus::Gauge* running_ = nullptr;
+  prometheus::Gauge* waiting_ = nullptr;
+  prometheus::Gauge* blocks_used_ = nullptr;
+  prometheus::Gauge* blocks_total_ = nullptr;
+  prometheus::Gauge* usage_ = nullptr;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  prometheus::Counter* prompt_tokens_ = nullptr;
+  prometheus::Counter* generation_tokens_ = nullptr;
+  prometheus::Counter* prefix_hits_ = nullptr;
+  prometheus::Counter* preemptions_ = nullptr;
+  absl::Mutex refresh_mu_;
+  int64_t preemptions_seen_ = 0;  // guarded by refresh_mu_
+};
+
+}  // namespace llm
+
+#endif  // LLM_SCHEDULER_SCHEDULER_METRICS_H_

@@ -1,0 +1,159 @@
+// File: scheduler/scheduler_server.cc
+#include "scheduler/scheduler_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/gguf.h"
+#include "common/model_config.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "scheduler/grpc_worker_channel.h"
+
+namespace llm {
+namespace {
+
+constexpr char kServiceName[] = "llm.v1.Inference";
+
+absl::StatusOr<WorkerGroup> ConnectGroup(const std::string& spec,
+                                         const SchedulerOptions& options,
+                                         const EngineOptions& engine_options,
+                                         const ModelConfig& config) {
+  std::vector<std::string> ranks = absl::StrSplit(spec, '+', absl::SkipEmpty());
+  if (ranks.empty()) return absl::InvalidArgumentError("--workers has an empty group");
+  if (ranks.size() > 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "--workers group '", spec, "': tensor-parallel groups are not supported yet"));
+  }
+  absl::StatusOr<std::unique_ptr<GrpcWorkerChannel>> channel =
+      GrpcWorkerChannel::Connect(ranks[0], options.connect_timeout);
+  if (!channel.ok()) return channel.status();
+  absl::StatusOr<WorkerDescription> d = (*channel)->Describe();
+  if (!d.ok()) return d.status();
+  if (options.block_size != 0 && d->block_size != options.block_size) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "worker at %s uses block size %d but --block-size is %d", ranks[0],
+        d->block_size, options.block_size));
+  }
+  if (d->vocab_size != config.n_vocab || d->context_length != config.context_length) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "worker at %s serves another model (vocab %d, context %d; --model has %d, %d)",
+        ranks[0], d->vocab_size, d->context_length, config.n_vocab,
+        config.context_length));
+  }
+  absl::StatusOr<std::unique_ptr<EngineLoop>> loop =
+      EngineLoop::Start(engine_options, std::move(*channel));
+  if (!loop.ok()) return loop.status();
+  return WorkerGroup{std::move(ranks), std::move(*loop)};
+}
+
+}  // namespace
+
+absl::Status SchedulerOptions::Validate() const {
+  if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  if (workers.empty()) return absl::InvalidArgumentError("--workers is required");
+  if (batching != "continuous" && batching != "static") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batching must be continuous or static, got '", batching, "'"));
+  }
+  if (max_num_seqs < 1) return absl::InvalidArgumentError("--max-num-seqs must be >= 1");
+  if (max_batched_tokens < 1) {
+    return absl::InvalidArgumentError("--max-batched-tokens must be >= 1");
+  }
+  if (block_size < 0) return absl::InvalidArgumentError("--block-size must be >= 0");
+  if (max_queue < 1) return absl::InvalidArgumentError("--max-queue must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    const SchedulerOptions& options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  // Metadata only: the tensors stay unmapped pages of the file.
+  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(options.model_path);
+  if (!file.ok()) return file.status();
+  absl::StatusOr<ModelConfig> config = ModelConfigFromGguf(**file);
+  if (!config.ok()) return config.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromGguf(**file);
+  if (!tokenizer.ok()) return tokenizer.status();
+
+  ModelFacts facts;
+  facts.tokenizer = tokenizer->get();
+  facts.context_length = config->context_length;
+  facts.vocab_size = config->n_vocab;
+  if (absl::StatusOr<ChatTemplateFamily> family =
+          DetectChatTemplate((*tokenizer)->chat_template());
+      family.ok()) {
+    facts.chat_family = *family;
+  }
+
+  EngineOptions engine_options;
+  engine_options.batching =
+      options.batching == "static" ? BatchingMode::kStatic : BatchingMode::kContinuous;
+  engine_options.max_num_seqs = options.max_num_seqs;
+  engine_options.max_batched_tokens = options.max_batched_tokens;
+  engine_options.eog_token_ids = (*tokenizer)->end_of_generation_ids();
+
+  std::vector<WorkerGroup> groups;
+  for (const std::string& spec : options.workers) {
+    absl::StatusOr<WorkerGroup> group =
+        ConnectGroup(spec, options, engine_options, *config);
+    if (!group.ok()) return group.status();
+    groups.push_back(std::move(*group));
+  }
+
+  InferenceOptions io;
+  io.max_queue = options.max_queue;
+  io.batching = options.batching;
+  io.max_num_seqs = options.max_num_seqs;
+  io.max_batched_tokens = options.max_batched_tokens;
+  io.model_name = config->name;
+  io.architecture = config->architecture;
+
+  std::unique_ptr<SchedulerServer> s(new SchedulerServer());
+  s->service_ = std::make_unique<InferenceService>(io, std::move(*tokenizer), facts,
+                                                   std::move(groups));
+  InferenceService* service = s->service_.get();
+  absl::StatusOr<std::unique_ptr<SchedulerMetrics>> metrics = SchedulerMetrics::Create(
+      options.metrics_listen, [service] { return service->Gauges(); });
+  if (!metrics.ok()) return metrics.status();
+  s->metrics_ = std::move(*metrics);
+  s->service_->set_metrics(s->metrics_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  return s;
+}
+
+void SchedulerServer::Drain(absl::Duration timeout) {
+  if (server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(kServiceName, false);
+  service_->StartDrain();
+  service_->WaitForStreams(timeout);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+}
+
+SchedulerServer::~SchedulerServer() {
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  // Streams are gone; then the scrapes that read the service, then the
+  // loops (inside the service).
+  server_.reset();
+  if (service_ != nullptr) service_->set_metrics(nullptr);
+  metrics_.reset();
+  service_.reset();
+}
+
+}  // namespace llm
