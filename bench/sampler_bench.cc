@@ -56,6 +56,10 @@ void BM_SampleTemperature(benchmark::State& state) {
   p.temperature = 0.8f;
   Run(state, p, false);
 }
+void BM_SampleTemperatureOne(benchmark::State& state) {
+  SamplingParams p;  // defaults: temperature 1, no filters (OpenAI default)
+  Run(state, p, false);
+}
 void BM_SampleTopK50(benchmark::State& state) {
   SamplingParams p;
   p.temperature = 0.8f;
@@ -81,6 +85,7 @@ void BM_SampleTopKTopPMinPLogprobs(benchmark::State& state) {
 BENCHMARK(BM_SampleGreedy);
 BENCHMARK(BM_SampleGreedyPenalties);
 BENCHMARK(BM_SampleTemperature);
+BENCHMARK(BM_SampleTemperatureOne);
 BENCHMARK(BM_SampleTopK50);
 BENCHMARK(BM_SampleTopP09);
 BENCHMARK(BM_SampleTopKTopPMinPLogprobs);

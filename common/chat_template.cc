@@ -6,12 +6,13 @@
 // against jinja2 output in tests/fixtures/chat_template_golden.json.
 #include "common/chat_template.h"
 
-#include "absl/strings/string_view.h"
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace llm {
 namespace {

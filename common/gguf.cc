@@ -21,9 +21,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/gguf_internal.h"
 
 namespace llm {
 namespace {
+
+using gguf_internal::FixedSize;
+using gguf_internal::IsFloat;
+using gguf_internal::IsInteger;
+using gguf_internal::ValueTypeName;
 
 constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint64_t kMaxKeyLen = 65535;
@@ -37,9 +43,6 @@ constexpr uint32_t kMaxDims = 4;
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;           // len, 1-byte key, type, u8
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name, n_dims, ne, type, offset
 
-// This Abseil build has its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW
-// is 0), so std::string_view must be converted explicitly.
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::Status Invalid(std::string msg) {
   return absl::InvalidArgumentError(std::move(msg));
@@ -96,44 +99,6 @@ bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
 }
 bool CheckedAdd(uint64_t a, uint64_t b, uint64_t* out) {
   return !__builtin_add_overflow(a, b, out);
-}
-
-std::string_view ValueTypeName(GgufValueType t) {
-  switch (t) {
-    case GgufValueType::kUint8: return "UINT8";
-    case GgufValueType::kInt8: return "INT8";
-    case GgufValueType::kUint16: return "UINT16";
-    case GgufValueType::kInt16: return "INT16";
-    case GgufValueType::kUint32: return "UINT32";
-    case GgufValueType::kInt32: return "INT32";
-    case GgufValueType::kFloat32: return "FLOAT32";
-    case GgufValueType::kBool: return "BOOL";
-    case GgufValueType::kString: return "STRING";
-    case GgufValueType::kArray: return "ARRAY";
-    case GgufValueType::kUint64: return "UINT64";
-    case GgufValueType::kInt64: return "INT64";
-    case GgufValueType::kFloat64: return "FLOAT64";
-  }
-  return "UNKNOWN";
-}
-
-// Encoded size of one scalar element; 0 for strings/arrays (variable).
-uint64_t FixedSize(GgufValueType t) {
-  switch (t) {
-    case GgufValueType::kUint8: case GgufValueType::kInt8: case GgufValueType::kBool: return 1;
-    case GgufValueType::kUint16: case GgufValueType::kInt16: return 2;
-    case GgufValueType::kUint32: case GgufValueType::kInt32: case GgufValueType::kFloat32: return 4;
-    case GgufValueType::kUint64: case GgufValueType::kInt64: case GgufValueType::kFloat64: return 8;
-    default: return 0;
-  }
-}
-
-bool IsInteger(GgufValueType t) {
-  return FixedSize(t) != 0 && t != GgufValueType::kBool && t != GgufValueType::kFloat32 &&
-         t != GgufValueType::kFloat64;
-}
-bool IsFloat(GgufValueType t) {
-  return t == GgufValueType::kFloat32 || t == GgufValueType::kFloat64;
 }
 
 absl::Status ReadValueType(Cursor& c, GgufValueType* out, const std::string& key) {
@@ -459,114 +424,6 @@ absl::Status GgufFile::Parse() {
     }
   }
   return absl::OkStatus();
-}
-
-const GgufValue* GgufFile::Find(std::string_view key) const {
-  auto it = metadata_index_.find(AbslView(key));
-  return it == metadata_index_.end() ? nullptr : &metadata_[it->second].second;
-}
-
-const GgufTensor* GgufFile::FindTensor(std::string_view name) const {
-  auto it = tensor_index_.find(AbslView(name));
-  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
-}
-
-namespace {
-absl::Status Missing(std::string_view key) {
-  return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
-}
-absl::Status WrongType(std::string_view key, const GgufValue& v, std::string_view want) {
-  std::string have(ValueTypeName(v.type));
-  if (v.type == GgufValueType::kArray) absl::StrAppend(&have, " of ", AbslView(ValueTypeName(v.array_type)));
-  return absl::InvalidArgumentError(
-      absl::StrFormat("metadata key '%s' has type %s, expected %s", key, have, want));
-}
-}  // namespace
-
-absl::StatusOr<int64_t> GgufFile::GetInt(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (!IsInteger(v->type)) return WrongType(key, *v, "an integer");
-  if (std::holds_alternative<int64_t>(v->scalar)) return std::get<int64_t>(v->scalar);
-  const uint64_t u = std::get<uint64_t>(v->scalar);
-  if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("metadata key '%s' value %d does not fit in int64", key, u));
-  }
-  return static_cast<int64_t>(u);
-}
-
-absl::StatusOr<double> GgufFile::GetFloat(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (IsFloat(v->type)) return std::get<double>(v->scalar);
-  if (IsInteger(v->type)) {
-    if (std::holds_alternative<int64_t>(v->scalar)) {
-      return static_cast<double>(std::get<int64_t>(v->scalar));
-    }
-    return static_cast<double>(std::get<uint64_t>(v->scalar));
-  }
-  return WrongType(key, *v, "a number");
-}
-
-absl::StatusOr<bool> GgufFile::GetBool(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (v->type != GgufValueType::kBool) return WrongType(key, *v, "BOOL");
-  return std::get<bool>(v->scalar);
-}
-
-absl::StatusOr<std::string> GgufFile::GetString(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (v->type != GgufValueType::kString) return WrongType(key, *v, "STRING");
-  return std::get<std::string>(v->scalar);
-}
-
-absl::StatusOr<absl::Span<const std::string>> GgufFile::GetStringArray(
-    std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (v->type != GgufValueType::kArray || v->array_type != GgufValueType::kString) {
-    return WrongType(key, *v, "ARRAY of STRING");
-  }
-  return absl::MakeConstSpan(v->strings);
-}
-
-absl::StatusOr<absl::Span<const int64_t>> GgufFile::GetIntArray(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (v->type != GgufValueType::kArray || !IsInteger(v->array_type)) {
-    return WrongType(key, *v, "ARRAY of integers");
-  }
-  if (v->array_type == GgufValueType::kUint64) {
-    for (int64_t x : v->ints) {
-      if (x < 0) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "metadata key '%s' holds a UINT64 element that does not fit in int64", key));
-      }
-    }
-  }
-  return absl::MakeConstSpan(v->ints);
-}
-
-absl::StatusOr<absl::Span<const double>> GgufFile::GetFloatArray(std::string_view key) const {
-  const GgufValue* v = Find(key);
-  if (v == nullptr) return Missing(key);
-  if (v->type != GgufValueType::kArray || !IsFloat(v->array_type)) {
-    return WrongType(key, *v, "ARRAY of FLOAT32/FLOAT64");
-  }
-  return absl::MakeConstSpan(v->floats);
-}
-
-absl::StatusOr<int64_t> GgufFile::GetIntOr(std::string_view key, int64_t def) const {
-  return Has(key) ? GetInt(key) : absl::StatusOr<int64_t>(def);
-}
-absl::StatusOr<double> GgufFile::GetFloatOr(std::string_view key, double def) const {
-  return Has(key) ? GetFloat(key) : absl::StatusOr<double>(def);
-}
-absl::StatusOr<bool> GgufFile::GetBoolOr(std::string_view key, bool def) const {
-  return Has(key) ? GetBool(key) : absl::StatusOr<bool>(def);
 }
 
 }  // namespace llm

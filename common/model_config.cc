@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,7 +50,7 @@ bool IsNeoxArch(const std::string& arch) {
   static const char* const kNeox[] = {
       "qwen", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "gptneox", "phi2", "phi3",
       "stablelm", "starcoder2", "gemma", "gemma2", "gemma3", "olmo2", "falcon",
-      "bert", "nomic-bert", "openelm", "codeshell", "exaone", "minicpm3", "granite"};
+      "bert", "nomic-bert", "openelm", "codeshell", "exaone", "minicpm3"};
   for (const char* a : kNeox) {
     if (arch == a) return true;
   }

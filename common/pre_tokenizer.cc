@@ -38,8 +38,8 @@ class Fragment {
   size_t begin_, end_;
 };
 
-// Cuts fragments at tokens: `emit` is called with each token's end; empty
-// tokens are dropped.
+// Collects token lengths: Add(end) closes the token that started at the
+// previous end (llama.cpp's _add_token); empty tokens are dropped.
 class TokenSink {
  public:
   TokenSink(Lengths* out, size_t start) : out_(out), prev_end_(start) {}
@@ -255,7 +255,7 @@ absl::StatusOr<PreTokenizerKind> PreTokenizerKindFromName(std::string_view name)
     return PreTokenizerKind::kLlama3;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("tokenizer.ggml.pre: unsupported pre-tokenizer '", name, "'"));
+      absl::StrCat("tokenizer.ggml.pre: unsupported pre-tokenizer '", std::string(name), "'"));
 }
 
 std::vector<std::string> PreTokenize(PreTokenizerKind kind, std::string_view text) {

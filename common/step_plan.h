@@ -30,6 +30,8 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t token = 0;
+  // The chosen token's logprob; 0 for greedy sampling without penalties
+  // when params.logprobs == 0 (not requested, so not computed).
   float logprob = 0.0f;
   std::vector<TokenLogprob> top;  // params.logprobs most likely, desc.
 };

@@ -15,6 +15,22 @@ namespace {
 // Spin iterations before a worker sleeps; ~50-100 us on current x86, long
 // enough to bridge the gap between two kernels of one step.
 constexpr int kSpinIterations = 1 << 16;
+// Pause-spins before a waiter starts yielding its core. When the machine is
+// oversubscribed (tests in parallel, other processes) the thread we wait for
+// may not be running; yielding lets it run instead of burning our slice.
+constexpr int kPauseSpinsBeforeYield = 1 << 12;
+
+// Waits until pred() holds: pause-spin first, then yield.
+template <typename Pred>
+void SpinWait(Pred pred) {
+  for (int i = 0; !pred(); ++i) {
+    if (i < kPauseSpinsBeforeYield) {
+      LLM_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
@@ -50,7 +66,7 @@ void ThreadPool::Run(absl::FunctionRef<void(int, int)> fn) {
     sleep_cv_.notify_all();
   }
   fn(0, num_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) LLM_CPU_RELAX();
+  SpinWait([&] { return pending_.load(std::memory_order_acquire) == 0; });
   current_ = nullptr;
 }
 
@@ -86,7 +102,7 @@ void ThreadPool::Barrier() {
     barrier_sense_.store(sense + 1, std::memory_order_release);
     return;
   }
-  while (barrier_sense_.load(std::memory_order_acquire) == sense) LLM_CPU_RELAX();
+  SpinWait([&] { return barrier_sense_.load(std::memory_order_acquire) != sense; });
 }
 
 std::pair<int64_t, int64_t> SplitRange(int64_t n, int thread, int num_threads,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bpe_tokenizer.h"
+#include "common/spm_tokenizer.h"
 
 namespace llm {
 
@@ -21,10 +22,14 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& f
     if (!bpe.ok()) return bpe.status();
     return std::unique_ptr<Tokenizer>(*std::move(bpe));
   }
-  // "llama" (SentencePiece-style BPE), "bert", "t5", "rwkv", ... are not
-  // implemented yet.
-  return absl::InvalidArgumentError(
-      absl::StrCat("tokenizer.ggml.model '", *model, "' is not supported (only 'gpt2')"));
+  if (*model == "llama") {
+    absl::StatusOr<std::unique_ptr<SpmTokenizer>> spm = SpmTokenizer::Create(file);
+    if (!spm.ok()) return spm.status();
+    return std::unique_ptr<Tokenizer>(*std::move(spm));
+  }
+  // "bert" (WPM), "t5" (UGM), "rwkv", "plamo2" are not implemented.
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tokenizer.ggml.model '", *model, "' is not supported (only 'gpt2' and 'llama')"));
 }
 
 std::string Tokenizer::Decode(absl::Span<const int32_t> ids, bool render_special) const {

@@ -131,6 +131,7 @@ absl::StatusOr<VocabMetadata> LoadVocabMetadata(const GgufFile& file,
     }
     types = *t;
   }
+  v.scores.assign(tokens->size(), 0.0f);
   if (file.Has(kScores)) {
     absl::StatusOr<absl::Span<const double>> s = file.GetFloatArray(kScores);
     if (!s.ok()) return absl::InvalidArgumentError(s.status().message());
@@ -138,6 +139,7 @@ absl::StatusOr<VocabMetadata> LoadVocabMetadata(const GgufFile& file,
       return absl::InvalidArgumentError(absl::StrCat(kScores, " has ", s->size(), " entries but ",
                                                      kTokens, " has ", n));
     }
+    for (size_t i = 0; i < s->size(); ++i) v.scores[i] = static_cast<float>((*s)[i]);
   }
 
   v.texts.reserve(n);
@@ -171,15 +173,12 @@ absl::StatusOr<VocabMetadata> LoadVocabMetadata(const GgufFile& file,
     int32_t unused = -1;
     if (absl::Status s = ReadId(file, key, n, &unused); !s.ok()) return s;
   }
-  for (auto [key, flag] : std::array<std::pair<const char*, bool*>, 2>{
-           {{"tokenizer.ggml.add_bos_token", &v.add_bos},
-            {"tokenizer.ggml.add_eos_token", &v.add_eos}}}) {
-    absl::StatusOr<bool> b = file.GetBoolOr(key, key == std::string_view("tokenizer.ggml.add_bos_token")
-                                                     ? defaults.add_bos
-                                                     : defaults.add_eos);
-    if (!b.ok()) return absl::InvalidArgumentError(b.status().message());
-    *flag = *b;
-  }
+  absl::StatusOr<bool> add_bos = file.GetBoolOr("tokenizer.ggml.add_bos_token", defaults.add_bos);
+  if (!add_bos.ok()) return absl::InvalidArgumentError(add_bos.status().message());
+  absl::StatusOr<bool> add_eos = file.GetBoolOr("tokenizer.ggml.add_eos_token", defaults.add_eos);
+  if (!add_eos.ok()) return absl::InvalidArgumentError(add_eos.status().message());
+  v.add_bos = *add_bos;
+  v.add_eos = *add_eos;
   if ((v.add_bos && v.bos < 0) || (v.add_eos && v.eos < 0)) {
     return absl::InvalidArgumentError("add_bos_token/add_eos_token set but the token id is missing");
   }

@@ -34,6 +34,7 @@ struct TextFragment {
 struct VocabMetadata {
   std::vector<std::string> texts;  // "[EMPTY_<i>]" for empty strings, as llama.cpp
   std::vector<TokenType> types;    // after llama.cpp's control-looking overrides
+  std::vector<float> scores;       // tokenizer.ggml.scores, 0 when absent
   // Text -> id; for duplicate texts the highest id wins (llama.cpp).
   absl::flat_hash_map<std::string, int32_t> text_to_id;
 
@@ -68,7 +69,7 @@ struct VocabDefaults {
   bool add_eos = false;
 };
 
-// Reads tokens, token types (optional), scores (length-checked only), special
+// Reads tokens, token types and scores (both optional), special
 // ids and add_bos/add_eos flags. InvalidArgument when arrays disagree in
 // length, the token list is missing/empty, or a special id is outside the
 // vocabulary (llama.cpp only warns on the latter; we refuse the file). Type

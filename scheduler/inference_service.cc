@@ -136,11 +136,15 @@ void InferenceService::StreamClosed() {
 }
 
 bool InferenceService::WaitForStreams(absl::Duration timeout) {
-  absl::MutexLock lock(&streams_mu_);
-  auto none_open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mu_) {
-    return open_streams_ == 0;
-  };
-  return streams_mu_.AwaitWithTimeout(absl::Condition(&none_open), timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    {
+      absl::MutexLock lock(&streams_mu_);
+      if (open_streams_ == 0) return true;
+    }
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 }  // namespace llm

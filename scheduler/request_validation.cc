@@ -9,7 +9,7 @@
 namespace llm {
 namespace {
 
-absl::Status Prefixed(const absl::Status& s, std::string_view prefix) {
+absl::Status Prefixed(const absl::Status& s, absl::string_view prefix) {
   return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
 }
 
@@ -39,7 +39,7 @@ absl::StatusOr<std::vector<int32_t>> EncodeText(const std::string& text,
 }
 
 absl::Status CheckIds(const google::protobuf::RepeatedField<int32_t>& ids,
-                      std::string_view field, int vocab_size) {
+                      absl::string_view field, int vocab_size) {
   for (int i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= vocab_size) {
       return absl::InvalidArgumentError(absl::StrFormat(

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Sets up (deps, model, build) and runs the engine locally on the CPU with the
-# real model: one chat turn with llm-generate, streamed to the terminal.
-#   scripts/run-local.sh "Write a haiku about the sea"
-#   scripts/run-local.sh            # a default question
+# Sets up (deps, model, build) and runs the cluster locally on the CPU with
+# the real model: one llm-worker and the llm-scheduler on loopback, in the
+# foreground until Ctrl-C (which stops both). With a prompt, it is answered
+# as a chat turn (streamed) once the cluster is up, and the cluster keeps
+# serving.
+#   scripts/run-local.sh                                   # serve on 127.0.0.1:50051
+#   scripts/run-local.sh "Write a haiku about the sea"     # serve, and answer this
+#   scripts/run-local.sh -- --workers 2 --threads 1        # deploy/local/start-cluster.sh flags
+# The one-shot in-process path (no servers) is build/bin/llm-generate (README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/tmp/llm-setup.log 2>&1 || { cat /tmp/llm-setup.log; exit 1; }
-prompt=${1:-"What is the capital of France? Answer in one sentence."}
-shift || true
-exec build/bin/llm-generate --model models/SmolLM2-135M-Instruct.Q4_1.gguf \
-  --chat --max-tokens 256 --prompt "$prompt" "$@"
+args=()
+if (($#)) && [ "$1" != "--" ]; then
+  args=(--prompt "$1")
+  shift
+fi
+[ "${1:-}" = "--" ] && shift
+exec deploy/local/start-cluster.sh "${args[@]}" "$@"

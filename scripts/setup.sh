@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   prometheus-cpp-dev nlohmann-json3-dev python3-pip unzip curl ca-certificates
+  prometheus
 )
 
 missing=()
@@ -23,6 +24,13 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Python client example (examples/python_client) and its test.
+if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
+  echo "setup: installing grpcio and grpcio-tools"
+  python3 -m pip install --quiet grpcio==1.85.1 grpcio-tools==1.85.1 ||
+    python3 -m pip install --quiet --break-system-packages grpcio==1.85.1 grpcio-tools==1.85.1
 fi
 
 scripts/fetch-model.sh

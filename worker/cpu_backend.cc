@@ -195,26 +195,30 @@ void CpuBackend::PositionAndCache(const ModelConfig& config, int layer,
                                   float* q, float* k, const float* v) {
   const int n = batch_->num_tokens();
   const int32_t* positions = batch_->positions.data();
-  if (config.position == PositionEncoding::kRope) {
-    auto rope = [&](int64_t b, int64_t e) {
-      if (e <= b) return;
-      kernels::Rope(q + b * config.q_dim(), e - b, config.n_head,
-                    config.head_dim, config.rope_dim, positions + b,
-                    config.rope_freq_base, config.rope_mode);
-      kernels::Rope(k + b * config.kv_dim(), e - b, config.n_head_kv,
-                    config.head_dim, config.rope_dim, positions + b,
-                    config.rope_freq_base, config.rope_mode);
-    };
-    if (n < kParallelRowThreshold) {
-      rope(0, n);
+  const int64_t* slots = batch_->slots.data();
+  const kernels::PagedKvCache cache = LayerCache(layer);
+  // Rows [b, e): RoPE fused with the fp16 cache write (one sin/cos table per
+  // token serves q and k); without RoPE only the write.
+  auto body = [&](int64_t b, int64_t e) {
+    if (e <= b) return;
+    if (config.position == PositionEncoding::kRope) {
+      kernels::RopeAndWriteKvCache(cache, q + b * config.q_dim(), config.n_head,
+                                   k + b * config.kv_dim(), v + b * config.kv_dim(),
+                                   e - b, positions + b, slots + b, config.rope_dim,
+                                   config.rope_freq_base, config.rope_mode);
     } else {
-      pool_.Run([&](int thread, int num_threads) {
-        auto [b, e] = SplitRange(n, thread, num_threads);
-        rope(b, e);
-      });
+      kernels::WriteKvCache(cache, k + b * config.kv_dim(), v + b * config.kv_dim(),
+                            e - b, slots + b);
     }
+  };
+  if (n < kParallelRowThreshold) {
+    body(0, n);
+    return;
   }
-  kernels::WriteKvCache(LayerCache(layer), k, v, n, batch_->slots.data());
+  pool_.Run([&](int thread, int num_threads) {
+    auto [b, e] = SplitRange(n, thread, num_threads);
+    body(b, e);
+  });
 }
 
 void CpuBackend::Attention(const ModelConfig& config, int layer,

@@ -1,14 +1,16 @@
 // File: worker/sampler.cc
 //
-// Cost model (vocab V = 49152): the greedy path without penalties is one pass
-// (argmax and an online log-sum-exp for the chosen token's logprob). Sampling
-// never sorts the whole vocabulary: top-k is an nth_element selection, top-p
-// grows a sorted prefix geometrically (nth_element on the remainder), and the
-// plain temperature path walks the vocabulary in id order. Temperature is
-// folded into the weight computation, never written back, so the raw logits
-// stay available for logprobs; penalties touch only the penalised ids and
-// remember their raw values. Scratch buffers are thread_local, so steady
-// state makes no allocation except the returned `top` vector.
+// Cost model (vocab V = 49152). Every call makes one vectorised pass over
+// the raw logits for the argmax and the log-softmax normaliser that the
+// reported logprob needs; greedy adds nothing more unless penalties may have
+// moved the argmax. Sampling never sorts the vocabulary: top-k is a bounded
+// heap (one compare per id) followed by k exps; top-p first drops every id
+// provably outside the nucleus, then grows a sorted prefix geometrically;
+// the plain temperature path walks the CDF in id order, skipping whole
+// blocks by their partial sums. Temperature is folded into the weights, never
+// written back, so the raw logits stay available for logprobs; penalties
+// touch only the penalised ids and remember their raw values. Scratch
+// buffers are thread_local: no allocation in steady state except `top`.
 #include "worker/sampler.h"
 
 #include <algorithm>
@@ -16,6 +18,8 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+
+#include "worker/sampler_simd.h"
 
 namespace llm {
 namespace {
@@ -49,19 +53,25 @@ PhiloxBlock Philox4x32_10(PhiloxBlock ctr, uint32_t k0, uint32_t k1) {
 
 // ---------------------------------------------------------------- scratch
 
+using sampler_internal::ArgMax;
+using sampler_internal::kBlock;
+using sampler_internal::SumExp;
+
 // Per-thread buffers sized to the vocabulary on first use.
 struct Scratch {
-  std::vector<float> weights;                          // [vocab]
-  std::vector<int32_t> index;                          // [vocab]
-  std::vector<int32_t> counts;                         // [vocab], all zero between calls
-  std::vector<uint8_t> touched;                        // [vocab], all zero between calls
-  std::vector<std::pair<int32_t, float>> originals;    // raw logits of penalised ids
+  std::vector<float> weights;                        // [vocab]
+  std::vector<float> block_sums;                     // [vocab / kBlock]
+  std::vector<int32_t> index;                        // [vocab]
+  std::vector<int32_t> counts;                       // [vocab], all zero between calls
+  std::vector<uint8_t> touched;                      // [vocab], all zero between calls
+  std::vector<std::pair<int32_t, float>> originals;  // raw logits of penalised ids
 };
 
 Scratch& GetScratch(size_t vocab) {
   thread_local Scratch scratch;
   if (scratch.counts.size() < vocab) {
     scratch.weights.resize(vocab);
+    scratch.block_sums.resize(vocab / kBlock + 1);
     scratch.index.resize(vocab);
     scratch.counts.assign(vocab, 0);
     scratch.touched.assign(vocab, 0);
@@ -77,39 +87,54 @@ struct MoreLikely {
   }
 };
 
-// Log-sum-exp of the raw logits plus, when n > 0, their n most likely ids.
+// The k most likely ids of x[0, n) into out[0, k), sorted most likely first.
+// A bounded heap whose least likely member sits on top: one compare per id
+// for the common case, ~k log(n/k) insertions on average.
+void TopK(const float* x, int32_t n, int32_t k, int32_t* out) {
+  const MoreLikely more{x};
+  for (int32_t i = 0; i < k; ++i) out[i] = i;
+  std::make_heap(out, out + k, more);
+  float worst = x[out[0]];
+  for (int32_t i = k; i < n; ++i) {
+    // Ids arrive in increasing order, so an equal logit never displaces.
+    if (x[i] > worst) {
+      std::pop_heap(out, out + k, more);
+      out[k - 1] = i;
+      std::push_heap(out, out + k, more);
+      worst = x[out[0]];
+    }
+  }
+  std::sort_heap(out, out + k, more);
+}
+
+// log softmax of the raw logits.
 struct RawStats {
-  float max = -std::numeric_limits<float>::infinity();
+  float max = 0.0f;
   int32_t argmax = 0;
-  double sum = 0.0;  // sum of exp(x - max)
-  // log softmax of a raw logit; (x - max) first avoids cancellation.
+  double sum = 1.0;  // sum of exp(x - max)
+  // (x - max) first avoids cancellation.
   float LogProb(float x) const {
     return static_cast<float>(static_cast<double>(x - max) - std::log(sum));
   }
 };
 
-// One pass: argmax (first maximum, i.e. lowest id on ties) and an online
-// softmax normaliser that is rescaled whenever the maximum moves. `top`
-// (capacity n) keeps the n best ids sorted desc; scanning in id order with a
-// strict comparison keeps the lower id on ties.
-RawStats ScanRaw(absl::Span<const float> x, int n, std::vector<TokenLogprob>* top) {
+// With `weights`, also stores exp(x - max) there and the block partial sums
+// in scratch, for SampleFiltered to reuse at temperature 1 (two passes, as
+// the stored terms need the final max); otherwise one fused pass.
+RawStats ScanRaw(absl::Span<const float> x, Scratch* weights) {
   RawStats s;
-  const int32_t vocab = static_cast<int32_t>(x.size());
-  for (int32_t i = 0; i < vocab; ++i) {
-    const float v = x[i];
-    if (v > s.max) {
-      s.sum *= std::exp(static_cast<double>(s.max) - v);
-      s.max = v;
-      s.argmax = i;
-    }
-    s.sum += std::exp(v - s.max);
-    if (n > 0 && (static_cast<int>(top->size()) < n || v > top->back().logprob)) {
-      if (static_cast<int>(top->size()) == n) top->pop_back();
-      auto it = top->end();
-      while (it != top->begin() && (it - 1)->logprob < v) --it;
-      top->insert(it, TokenLogprob{i, v});
-    }
+  const int32_t n = static_cast<int32_t>(x.size());
+  if (weights == nullptr) {
+    const auto fused = sampler_internal::ArgMaxAndSumExp(x.data(), n);
+    s.argmax = fused.argmax;
+    s.max = fused.max;
+    s.sum = fused.sum;
+    return s;
   }
+  s.argmax = ArgMax(x.data(), n);
+  s.max = x[s.argmax];
+  s.sum = SumExp(x.data(), n, s.max, 1.0f, 0.0f, weights->weights.data(),
+                 weights->block_sums.data());
   return s;
 }
 
@@ -163,27 +188,14 @@ float RawLogit(absl::Span<const float> logits, const Scratch& scratch, int32_t t
   return logits[token];
 }
 
-// First maximum of `x` (lowest id on ties).
-int32_t Argmax(absl::Span<const float> x) {
-  int32_t best = 0;
-  float best_v = x[0];
-  for (int32_t i = 1; i < static_cast<int32_t>(x.size()); ++i) {
-    if (x[i] > best_v) {
-      best_v = x[i];
-      best = i;
-    }
-  }
-  return best;
-}
-
 // Inverse CDF over `ids` (ascending) with weights w[id].
-int32_t InverseCdf(const int32_t* ids, size_t n, const float* w, double u) {
+int32_t InverseCdf(const int32_t* ids, int32_t n, const float* w, double u) {
   double total = 0.0;
-  for (size_t i = 0; i < n; ++i) total += w[ids[i]];
+  for (int32_t i = 0; i < n; ++i) total += w[ids[i]];
   const double target = u * total;
   double cum = 0.0;
   int32_t last = ids[0];
-  for (size_t i = 0; i < n; ++i) {
+  for (int32_t i = 0; i < n; ++i) {
     const float wi = w[ids[i]];
     if (wi <= 0.0f) continue;
     cum += wi;
@@ -193,77 +205,127 @@ int32_t InverseCdf(const int32_t* ids, size_t n, const float* w, double u) {
   return last;  // rounding pushed the target past the end
 }
 
-// Temperature > 0. Returns the sampled id; `logits` holds penalised logits.
-int32_t SampleFiltered(absl::Span<const float> logits, const SamplingParams& p,
-                       double u, Scratch& scratch) {
-  const int32_t vocab = static_cast<int32_t>(logits.size());
-  const float* x = logits.data();
-  float* w = scratch.weights.data();
-  const float inv_t = 1.0f / p.temperature;
-  const int32_t top_max = Argmax(logits);
-  const float max = x[top_max];
-  const bool top_k = p.top_k > 0 && p.top_k < vocab;
-  const bool top_p = p.top_p < 1.0f;
-  // min-p keeps prob >= min_p * max_prob, i.e. weight exp((x - max) / T) >= min_p.
-  const float min_w = p.min_p;
-
-  if (!top_k && !top_p) {
-    // Whole vocabulary in id order: no index list needed.
-    double total = 0.0;
-    for (int32_t i = 0; i < vocab; ++i) {
-      float wi = std::exp((x[i] - max) * inv_t);
-      if (wi < min_w) wi = 0.0f;
-      w[i] = wi;
-      total += wi;
+// Inverse CDF over the whole vocabulary in id order; whole blocks are
+// skipped by their partial sums. Falls back to `top` (weight 1) if
+// rounding leaves the target unreached.
+int32_t InverseCdfDense(const float* w, const float* block_sums, int32_t n, double total,
+                        double u, int32_t top) {
+  const double target = u * total;
+  double cum = 0.0;
+  int32_t last = top;
+  for (int32_t b = 0; b < n; b += kBlock) {
+    const float block = block_sums[b / kBlock];
+    if (cum + block <= target) {
+      cum += block;
+      continue;
     }
-    const double target = u * total;
-    double cum = 0.0;
-    int32_t last = top_max;
-    for (int32_t i = 0; i < vocab; ++i) {
+    const int32_t end = std::min<int32_t>(n, b + kBlock);
+    for (int32_t i = b; i < end; ++i) {
       if (w[i] <= 0.0f) continue;
       cum += w[i];
       last = i;
       if (cum > target) return i;
     }
-    return last;
+  }
+  return last;
+}
+
+// Zeroes weights below `floor` and recomputes the block sums; returns the
+// new total. No exp: used when the weights are already there.
+double ApplyFloor(float* w, float* block_sums, int32_t n, float floor) {
+  double total = 0.0;
+  for (int32_t b = 0; b < n; b += kBlock) {
+    const int32_t end = std::min<int32_t>(n, b + kBlock);
+    float block = 0.0f;
+    for (int32_t i = b; i < end; ++i) {
+      w[i] = w[i] < floor ? 0.0f : w[i];
+      block += w[i];
+    }
+    block_sums[b / kBlock] = block;
+    total += block;
+  }
+  return total;
+}
+
+// Temperature > 0. `logits` holds penalised logits, `top` their argmax.
+// `raw_sum` > 0 says scratch.weights and block_sums already hold
+// exp(x - max) (temperature 1, no penalty), summing to raw_sum.
+int32_t SampleFiltered(absl::Span<const float> logits, int32_t top, const SamplingParams& p,
+                       double u, double raw_sum, Scratch& scratch) {
+  const int32_t vocab = static_cast<int32_t>(logits.size());
+  const float* x = logits.data();
+  float* w = scratch.weights.data();
+  const float inv_t = 1.0f / p.temperature;
+  const float max = x[top];
+  const bool top_k = p.top_k > 0 && p.top_k < vocab;
+  const bool top_p = p.top_p < 1.0f;
+  // min-p keeps prob >= min_p * max_prob, i.e. weight exp((x - max) / T) >= min_p.
+  const float min_w = p.min_p;
+
+  const bool reuse = raw_sum > 0.0;
+  if (!top_k && !top_p) {
+    float* sums = scratch.block_sums.data();
+    double total;
+    if (!reuse) {
+      total = SumExp(x, vocab, max, inv_t, min_w, w, sums);
+    } else if (min_w > 0.0f) {
+      total = ApplyFloor(w, sums, vocab, min_w);
+    } else {
+      total = raw_sum;
+    }
+    return InverseCdfDense(w, sums, vocab, total, u, top);
   }
 
   int32_t* idx = scratch.index.data();
-  for (int32_t i = 0; i < vocab; ++i) idx[i] = i;
+  int32_t candidates;   // idx[0, candidates) hold the ids still in play
+  int32_t sorted;       // idx[0, sorted) are in MoreLikely order
+  double z = 0.0;       // softmax normaliser over the top-k set (or all)
   const MoreLikely more{x};
-  const int32_t limit = top_k ? p.top_k : vocab;  // candidates after top-k
-  if (top_k) std::nth_element(idx, idx + limit, idx + vocab, more);
-
-  // Softmax normaliser over the candidates (top-k renormalises).
-  double z = 0.0;
-  for (int32_t i = 0; i < limit; ++i) {
-    const int32_t t = idx[i];
-    w[t] = std::exp((x[t] - max) * inv_t);
-    z += w[t];
+  if (top_k) {
+    TopK(x, vocab, p.top_k, idx);
+    candidates = sorted = p.top_k;
+    for (int32_t i = 0; i < candidates; ++i) {
+      w[idx[i]] = sampler_internal::Exp((x[idx[i]] - max) * inv_t);
+      z += w[idx[i]];
+    }
+  } else {
+    z = reuse ? raw_sum : SumExp(x, vocab, max, inv_t, 0.0f, w, nullptr);
+    // Every id lighter than (1 - p) z / vocab lies beyond the nucleus: all
+    // ids from it on in sorted order weigh < (1 - p) z together, so the
+    // prefix before it already reaches p z. Halved for rounding headroom.
+    const float cutoff = static_cast<float>(0.5 * (1.0 - p.top_p) * z / vocab);
+    candidates = 0;
+    for (int32_t i = 0; i < vocab; ++i) {
+      idx[candidates] = i;
+      candidates += w[i] >= cutoff;
+    }
+    sorted = 0;
   }
 
-  int32_t kept = limit;
+  int32_t kept = candidates;
   if (top_p) {
     // Grow a sorted prefix of the most likely candidates until its mass
     // reaches top_p * z; each growth step selects within the unsorted rest.
     const double need = static_cast<double>(p.top_p) * z;
     double cum = 0.0;
-    int32_t sorted = 0;
-    int32_t chunk = std::min<int32_t>(limit, 64);
+    int32_t scanned = 0;
+    int32_t chunk = 64;
     kept = -1;
     while (kept < 0) {
-      const int32_t end = std::min<int32_t>(limit, sorted + chunk);
-      if (end < limit) std::nth_element(idx + sorted, idx + end, idx + limit, more);
-      std::sort(idx + sorted, idx + end, more);
-      for (int32_t i = sorted; i < end; ++i) {
-        cum += w[idx[i]];
+      const int32_t end = std::min<int32_t>(candidates, std::max(sorted, scanned + chunk));
+      if (end > sorted) {
+        if (end < candidates) std::nth_element(idx + sorted, idx + end, idx + candidates, more);
+        std::sort(idx + sorted, idx + end, more);
+        sorted = end;
+      }
+      for (; scanned < end; ++scanned) {
+        cum += w[idx[scanned]];
         if (cum >= need) {
-          kept = i + 1;
+          kept = scanned + 1;
           break;
         }
       }
-      if (kept < 0 && end == limit) kept = limit;  // rounding: keep all
-      sorted = end;
+      if (kept < 0 && end == candidates) kept = candidates;  // rounding: keep all
       chunk *= 8;
     }
   }
@@ -272,10 +334,10 @@ int32_t SampleFiltered(absl::Span<const float> logits, const SamplingParams& p,
     for (int32_t i = 0; i < kept; ++i) {
       if (w[idx[i]] >= min_w) idx[n++] = idx[i];
     }
-    kept = n;  // the top token has weight 1 >= min_p, so n >= 1
+    kept = n;  // the top id has weight 1 >= min_p, so n >= 1
   }
   std::sort(idx, idx + kept);
-  return InverseCdf(idx, static_cast<size_t>(kept), w, u);
+  return InverseCdf(idx, kept, w, u);
 }
 
 }  // namespace
@@ -296,18 +358,38 @@ SampledToken Sample(absl::Span<float> logits, const SamplingParams& params,
                     const SamplingContext& context) {
   SampledToken result;
   if (logits.empty()) return result;
+  const int32_t vocab = static_cast<int32_t>(logits.size());
   Scratch& scratch = GetScratch(logits.size());
-  const int n_top = std::clamp(params.logprobs, 0, static_cast<int>(logits.size()));
-  if (n_top > 0) result.top.reserve(n_top + 1);
-  const RawStats raw = ScanRaw(logits, n_top, &result.top);
-  for (TokenLogprob& t : result.top) t.logprob = raw.LogProb(t.logprob);
+  // At temperature 1 without penalties the sampling weights are the raw
+  // softmax terms: compute them once. Decided from the parameters alone: a
+  // penalty with an empty history merely forgoes the reuse.
+  const bool no_penalty = params.repetition_penalty == 1.0f &&
+                          params.presence_penalty == 0.0f && params.frequency_penalty == 0.0f;
+  if (params.greedy() && no_penalty && params.logprobs == 0) {
+    // The common serving case: one pass, no exp. The chosen token's logprob
+    // is only reported when logprobs were requested, so it is not computed.
+    result.token = ArgMax(logits.data(), vocab);
+    return result;
+  }
+  const bool reuse = !params.greedy() && params.temperature == 1.0f && no_penalty;
+  const RawStats raw = ScanRaw(logits, reuse ? &scratch : nullptr);
+  const int32_t n_top = std::clamp(params.logprobs, 0, vocab);
+  if (n_top > 0) {
+    TopK(logits.data(), vocab, n_top, scratch.index.data());
+    result.top.reserve(n_top);
+    for (int32_t i = 0; i < n_top; ++i) {
+      const int32_t t = scratch.index[i];
+      result.top.push_back(TokenLogprob{t, raw.LogProb(logits[t])});
+    }
+  }
 
   const bool penalised = ApplyPenalties(logits, params, context, scratch);
+  const int32_t top = penalised ? ArgMax(logits.data(), vocab) : raw.argmax;
   if (params.greedy()) {
-    result.token = penalised ? Argmax(logits) : raw.argmax;
+    result.token = top;
   } else {
     const double u = PhiloxUniform(context.seed, context.step, context.sample_index);
-    result.token = SampleFiltered(logits, params, u, scratch);
+    result.token = SampleFiltered(logits, top, params, u, reuse ? raw.sum : 0.0, scratch);
   }
   result.logprob = raw.LogProb(RawLogit(logits, scratch, result.token));
   return result;

@@ -19,7 +19,7 @@
 #include "common/fp16.h"
 #include "kernels/cpu/attention_internal.h"
 #include "kernels/cpu/cpu_isa_select.h"
-#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/elementwise_internal.h"
 
 namespace llm::kernels {
 namespace attention_internal {
@@ -56,7 +56,9 @@ void AttendBlockScalar(const BlockTile& t) {
     }
     const float m_old = t.m[r];
     const float m_new = std::max(m_old, block_max);
-    const float correction = m_old == neg_inf ? 0.0f : std::exp(m_old - m_new);
+    const float correction = m_old == neg_inf  ? 0.0f
+                             : m_old == m_new ? 1.0f
+                                              : std::exp(m_old - m_new);
     float sum = 0.0f;
     for (int j = 0; j < visible; ++j) {
       s[j] = std::exp(s[j] - m_new);
@@ -397,15 +399,24 @@ void RopeAndWriteKvCache(const PagedKvCache& cache, float* q, int n_head,
                          const int32_t* positions, const int64_t* slots,
                          int rope_dim, float freq_base, RopeMode mode) {
   const int hd = cache.head_dim;
-  Rope(q, n_tokens, n_head, hd, rope_dim, positions, freq_base, mode);
-  const int64_t row = static_cast<int64_t>(cache.n_kv_heads) * hd;
-  thread_local std::vector<float> rotated;
-  rotated.resize(row);
+  const int64_t q_row = static_cast<int64_t>(n_head) * hd;
+  const int64_t kv_row = static_cast<int64_t>(cache.n_kv_heads) * hd;
+  // One rotation table per token serves q and k (the sin/cos are most of
+  // RoPE's cost at these head counts).
+  thread_local std::vector<float> buf;
+  buf.resize(kv_row + 2 * static_cast<int64_t>(rope_dim));
+  float* rotated = buf.data();
+  float* ce = rotated + kv_row;
+  float* se = ce + rope_dim;
   for (int t = 0; t < n_tokens; ++t) {
-    std::memcpy(rotated.data(), k + t * row, sizeof(float) * row);
-    Rope(rotated.data(), 1, cache.n_kv_heads, hd, rope_dim, positions + t,
-         freq_base, mode);
-    WriteKvCache(cache, rotated.data(), v + t * row, 1, slots + t);
+    elementwise_internal::RopeTable(positions[t], rope_dim, freq_base, mode,
+                                    ce, se);
+    elementwise_internal::RopeApply(q + t * q_row, n_head, hd, rope_dim, mode,
+                                    ce, se);
+    std::memcpy(rotated, k + t * kv_row, sizeof(float) * kv_row);
+    elementwise_internal::RopeApply(rotated, cache.n_kv_heads, hd, rope_dim,
+                                    mode, ce, se);
+    WriteKvCache(cache, rotated, v + t * kv_row, 1, slots + t);
   }
 }
 

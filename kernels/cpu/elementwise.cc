@@ -38,12 +38,12 @@ void SwiGluScalar(const float* gate, const float* up, int64_t n, float* out) {
 void SoftmaxScalar(float* x, int n) {
   float mx = -INFINITY;
   for (int i = 0; i < n; ++i) mx = std::max(mx, x[i]);
-  float sum = 0.0f;
+  double sum = 0.0;  // double, as llama.cpp: f32 sums of 49k terms drift
   for (int i = 0; i < n; ++i) {
     x[i] = std::exp(x[i] - mx);
     sum += x[i];
   }
-  const float inv = 1.0f / sum;
+  const float inv = static_cast<float>(1.0 / sum);
   for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 

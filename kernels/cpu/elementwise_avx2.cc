@@ -69,19 +69,24 @@ void SoftmaxAvx2(float* x, int n) {
   float mx = HorizontalMax256(vmax);
   for (; i < n; ++i) mx = std::max(mx, x[i]);
   const __m256 vm = _mm256_set1_ps(mx);
-  __m256 sum = _mm256_setzero_ps();
+  // The sum in double, as llama.cpp: f32 sums of 49k terms drift.
+  __m256d sum0 = _mm256_setzero_pd();
+  __m256d sum1 = _mm256_setzero_pd();
   i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 e = Exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-    sum = _mm256_add_ps(sum, e);
+    sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     _mm256_storeu_ps(x + i, e);
   }
-  float total = HorizontalSum256(sum);
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(sum0, sum1));
+  double total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
   for (; i < n; ++i) {
     x[i] = std::exp(x[i] - mx);
     total += x[i];
   }
-  const float inv = 1.0f / total;
+  const float inv = static_cast<float>(1.0 / total);
   const __m256 vinv = _mm256_set1_ps(inv);
   i = 0;
   for (; i + 8 <= n; i += 8) {

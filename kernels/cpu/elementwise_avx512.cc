@@ -72,15 +72,20 @@ void SoftmaxAvx512(float* x, int n) {
         vmax, _mm512_mask_loadu_ps(vmax, TailMask(n - i), x + i));
   }
   const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m512 sum = _mm512_setzero_ps();
+  // The sum in double, as llama.cpp: f32 sums of 49k terms drift.
+  __m512d sum0 = _mm512_setzero_pd();
+  __m512d sum1 = _mm512_setzero_pd();
   for (int i = 0; i < n; i += 16) {
     const __mmask16 m = TailMask(n - i);
     const __m512 e =
         _mm512_maskz_mov_ps(m, Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx)));
-    sum = _mm512_add_ps(sum, e);
+    sum0 = _mm512_add_pd(sum0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    sum1 = _mm512_add_pd(sum1, _mm512_cvtps_pd(_mm256_castpd_ps(
+                                   _mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
     _mm512_mask_storeu_ps(x + i, m, e);
   }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  const __m512 inv = _mm512_set1_ps(
+      static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1))));
   for (int i = 0; i < n; i += 16) {
     const __mmask16 m = TailMask(n - i);
     _mm512_mask_storeu_ps(x + i, m,

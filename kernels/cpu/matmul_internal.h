@@ -85,7 +85,8 @@ int QsBytesPerGroupBlock(GgmlType type);   // 256 (Q4_x) or 512 (Q8_0)
 uint64_t PackedGroupBytes(GgmlType type, int64_t nb);
 // Packs rows [r0, min(r0 + 16, w.rows)) of w into dst (PackedGroupBytes).
 void PackGroup(const WeightMatrix& w, int64_t r0, uint8_t* dst);
-// Same bytes as PackGroup, with AVX-512 gathers (matmul_avx512.cc).
+// Same bytes as PackGroup, with AVX-512 in-register transposes
+// (matmul_avx512.cc).
 void PackGroupAvx512(const WeightMatrix& w, int64_t r0, uint8_t* dst);
 
 // Scalar dot of one row of w with token t (tests and the scalar path).

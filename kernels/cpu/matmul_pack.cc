@@ -3,11 +3,15 @@
 // reference the on-the-fly AVX-512 packer is tested against).
 #include <cstdlib>
 #include <cstring>
-#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "kernels/cpu/matmul_internal.h"
 
-namespace llm::kernels::internal {
+namespace llm::kernels {
+namespace internal {
 namespace {
 
 // Byte offsets of the fields inside one ggml block.
@@ -78,13 +82,20 @@ PackedWeightMatrix PackForCpu(const WeightMatrix& w) {
   const int64_t groups = (w.rows + internal::kGroupRows - 1) / internal::kGroupRows;
   // Rounded up to a cache line so every group's qs vectors are aligned.
   p.group_stride = (internal::PackedGroupBytes(w.type, w.cols / 32) + 63) / 64 * 64;
-  const size_t bytes = static_cast<size_t>(groups) * p.group_stride;
-  uint8_t* buf = static_cast<uint8_t*>(::operator new(bytes, std::align_val_t{64}));
+  // 2 MiB-aligned and, on Linux, backed by transparent huge pages: decode
+  // streams every weight once per token, and with 4 KiB pages the hardware
+  // prefetchers stop at each page boundary and the TLB misses every 4 KiB.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = (static_cast<size_t>(groups) * p.group_stride + kHuge - 1) / kHuge * kHuge;
+  uint8_t* buf = static_cast<uint8_t*>(std::aligned_alloc(kHuge, bytes));
+  if (buf == nullptr) return p;  // no packed copy: the unpacked path still works
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(buf, bytes, MADV_HUGEPAGE);
+#endif
   for (int64_t g = 0; g < groups; ++g) {
     internal::PackGroup(w, g * internal::kGroupRows, buf + g * p.group_stride);
   }
-  p.packed = std::shared_ptr<const uint8_t>(
-      buf, [](const uint8_t* q) { ::operator delete(const_cast<uint8_t*>(q), std::align_val_t{64}); });
+  p.packed = std::shared_ptr<const uint8_t>(buf, [](const uint8_t* q) { std::free(const_cast<uint8_t*>(q)); });
   return p;
 }
 

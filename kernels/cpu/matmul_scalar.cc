@@ -49,7 +49,7 @@ float DotQ4_0(const uint8_t* w, const Q8Acts& a, int t) {
 }
 
 float DotQ4_1(const uint8_t* w, const Q8Acts& a, int t) {
-  float acc = 0.0f;
+  float acc = 0.0f, accm = 0.0f;  // min terms summed apart, as llama.cpp
   const int8_t* q = a.q + t * a.nb * 32;
   for (int64_t b = 0; b < a.nb; ++b, w += 20, q += 32) {
     int isum = 0;
@@ -58,9 +58,9 @@ float DotQ4_1(const uint8_t* w, const Q8Acts& a, int t) {
       isum += (w[4 + i] >> 4) * q[i + 16];
     }
     acc += F16At(w) * a.d[t * a.nb + b] * static_cast<float>(isum);
-    acc += F16At(w + 2) * a.s[t * a.nb + b];
+    accm += F16At(w + 2) * a.s[t * a.nb + b];
   }
-  return acc;
+  return acc + accm;
 }
 
 float DotQ8_0(const uint8_t* w, const Q8Acts& a, int t) {

@@ -1,0 +1,103 @@
+// llm-scheduler: the cluster's front door. Serves the public llm.v1.Inference
+// API (plus grpc.health.v1 and reflection) and Prometheus metrics, and
+// drives one engine loop per worker group over gRPC. SIGINT/SIGTERM: health
+// NOT_SERVING, new requests UNAVAILABLE, open streams get --drain-timeout
+// seconds to finish, then the process exits 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/scheduler_server.h"
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "llm-scheduler: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Only sigwait below sees the stop signals (blocked in every thread).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  llm::SchedulerOptions o;
+  double connect_timeout_s = 10;
+  double drain_timeout_s = 30;
+  CLI::App app{"llm-scheduler: the public inference API over a cluster of llm-workers"};
+  app.set_config("--config", "", "Config file (TOML or INI) with these flags");
+  app.add_option("--model", o.model_path, "GGUF model file (tokenizer and config are read)")
+      ->required()->envname("LLM_SCHEDULER_MODEL");
+  app.add_option("--listen", o.listen, "gRPC address HOST:PORT")
+      ->capture_default_str()->envname("LLM_SCHEDULER_LISTEN");
+  app.add_option("--workers", o.workers,
+                 "Worker groups, comma-separated; ranks of one group joined by '+'")
+      ->required()->delimiter(',')->envname("LLM_SCHEDULER_WORKERS");
+  app.add_option("--metrics-listen", o.metrics_listen, "Prometheus /metrics address HOST:PORT")
+      ->capture_default_str()->envname("LLM_SCHEDULER_METRICS_LISTEN");
+  app.add_option("--batching", o.batching, "continuous or static")
+      ->check(CLI::IsMember({"continuous", "static"}))
+      ->capture_default_str()->envname("LLM_SCHEDULER_BATCHING");
+  app.add_option("--max-num-seqs", o.max_num_seqs, "Sequences per step")
+      ->capture_default_str()->envname("LLM_SCHEDULER_MAX_NUM_SEQS");
+  app.add_option("--max-batched-tokens", o.max_batched_tokens, "Tokens per step")
+      ->capture_default_str()->envname("LLM_SCHEDULER_MAX_BATCHED_TOKENS");
+  app.add_option("--block-size", o.block_size,
+                 "Tokens per KV block; must match the workers (0 = take theirs)")
+      ->capture_default_str()->envname("LLM_SCHEDULER_BLOCK_SIZE");
+  app.add_option("--max-queue", o.max_queue,
+                 "Sequences allowed to wait before RESOURCE_EXHAUSTED")
+      ->capture_default_str()->envname("LLM_SCHEDULER_MAX_QUEUE");
+  app.add_option("--connect-timeout", connect_timeout_s,
+                 "Seconds to wait for each worker at start-up")
+      ->capture_default_str()->envname("LLM_SCHEDULER_CONNECT_TIMEOUT");
+  app.add_option("--drain-timeout", drain_timeout_s,
+                 "Seconds open streams get to finish on SIGTERM")
+      ->capture_default_str()->envname("LLM_SCHEDULER_DRAIN_TIMEOUT");
+  CLI11_PARSE(app, argc, argv);
+  o.connect_timeout = absl::Seconds(connect_timeout_s);
+
+  absl::StatusOr<std::unique_ptr<llm::SchedulerServer>> server =
+      llm::SchedulerServer::Start(o);
+  if (!server.ok()) return Fail(server.status());
+
+  const llm::v1::ModelInfo info = (*server)->service().Info();
+  nlohmann::json log = {
+      {"event", "llm-scheduler ready"},
+      {"model", o.model_path},
+      {"model_name", info.model_name()},
+      {"listen", o.listen},
+      {"port", (*server)->port()},
+      {"metrics_listen", o.metrics_listen},
+      {"metrics_port", (*server)->metrics_port()},
+      {"workers", o.workers},
+      {"batching", o.batching},
+      {"max_num_seqs", o.max_num_seqs},
+      {"max_batched_tokens", o.max_batched_tokens},
+      {"max_queue", o.max_queue},
+      {"kv_blocks", info.num_kv_blocks()},
+      {"context_length", info.context_length()},
+      {"chat", info.supports_chat()},
+  };
+  std::fprintf(stderr, "%s\n", log.dump().c_str());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "{\"event\": \"llm-scheduler draining\", \"signal\": %d}\n", sig);
+  (*server)->Drain(absl::Seconds(drain_timeout_s));
+  server->reset();
+  std::fprintf(stderr, "{\"event\": \"llm-scheduler stopped\"}\n");
+  return 0;
+}
