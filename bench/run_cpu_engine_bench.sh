@@ -13,6 +13,7 @@
 #   ENGINE_BENCH_JSON JSON text to use instead of running engine-bench (for
 #                     testing this script; the report is then marked FAKE)
 #   SKIP_PEER_BUILD=1 do not call scripts/build_llama_cpp_peer.sh
+#   OMP_WAIT_POLICY   passed through to llama.cpp (OpenMP build) and recorded
 #   QUICK=1           tiny sizes to smoke-test this script (report marked
 #                     QUICK; never quote its numbers)
 set -euo pipefail
@@ -47,6 +48,13 @@ for b in llama-bench llama-batched-bench; do
   [[ -x "${PEER_BIN}/${b}" ]] || die "${PEER_BIN}/${b} missing; run scripts/build_llama_cpp_peer.sh"
 done
 
+LOAD1="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)"
+if [[ -z "${OMP_WAIT_POLICY:-}" ]] && awk -v l="${LOAD1}" -v t="${THREADS}" 'BEGIN{exit !(l > t)}'; then
+  echo "warning: load average ${LOAD1} > ${THREADS} threads: llama.cpp's OpenMP" \
+    "spin-wait can run ~100x slower; rerun on an idle machine or with" \
+    "OMP_WAIT_POLICY=passive (recorded in the report)" >&2
+fi
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "${WORK}"' EXIT
 
@@ -54,8 +62,11 @@ trap 'rm -rf "${WORK}"' EXIT
 # benchmarks, /usr/bin/time -v output to WORK/<name>.time.
 if [[ "${QUICK:-0}" == 1 ]]; then
   MEMBW_ARGS=(--size-mib 256 --reps 2); PP=32; TG=16; REPS=1; NPP=16; NTG=16; CTX=1024
+  ENGINE_ARGS=(--prefill-len "${PP}" --decode-len "${TG}"
+    --batch-prompt-len "${NPP}" --batch-gen-len "${NTG}")
 else
   MEMBW_ARGS=(); PP=512; TG=256; REPS=3; NPP=128; NTG=128; CTX=8192
+  ENGINE_ARGS=()
 fi
 CMD_MEMBW=("${BUILD_DIR}/bin/membw-bench" "${MEMBW_ARGS[@]}")
 CMD_LLAMA_BENCH=("${PEER_BIN}/llama-bench" -m "${MODEL}" -t "${THREADS}"
@@ -63,7 +74,7 @@ CMD_LLAMA_BENCH=("${PEER_BIN}/llama-bench" -m "${MODEL}" -t "${THREADS}"
 CMD_BATCHED=("${PEER_BIN}/llama-batched-bench" -m "${MODEL}" -t "${THREADS}"
   -c "${CTX}" -npp "${NPP}" -ntg "${NTG}" -npl 1,8,32)
 CMD_ENGINE=("${BUILD_DIR}/bin/engine-bench" --model "${MODEL}"
-  --threads "${THREADS}" --json)
+  --threads "${THREADS}" --json "${ENGINE_ARGS[@]}")
 
 echo "[1/4] memory bandwidth: ${CMD_MEMBW[*]}" >&2
 "${CMD_MEMBW[@]}" > "${WORK}/membw.out"

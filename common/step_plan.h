@@ -62,6 +62,15 @@ struct ScheduledChunk {
   // Sample one token after the chunk. REQUIRES: the chunk ends at the last
   // known token.
   bool sample = false;
+  // Speculative decoding (REQUIRES sample): after the chunk, verify
+  // `num_speculative_tokens` draft tokens in the same forward pass (the
+  // block table covers them). `draft_tokens` empty: the worker's draft
+  // model proposes them; else exactly that many proposals from the
+  // scheduler (n-gram lookup). The worker keeps the longest accepted prefix
+  // plus one token of the target's own; rejected positions' KV is garbage
+  // that later writes overwrite.
+  int32_t num_speculative_tokens = 0;
+  std::vector<int32_t> draft_tokens;
 };
 
 struct StepPlan {
@@ -74,7 +83,11 @@ struct StepPlan {
 
 struct SequenceResult {
   SeqId seq_id = 0;
-  std::vector<SampledToken> tokens;  // one per step without speculation
+  // One per step without speculation; with it, the accepted draft tokens
+  // then the target's own token (num_accepted + 1 tokens).
+  std::vector<SampledToken> tokens;
+  int32_t num_proposed = 0;  // draft tokens verified this step
+  int32_t num_accepted = 0;  // of which accepted (a prefix)
 };
 
 struct StepResult {

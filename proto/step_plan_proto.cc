@@ -67,6 +67,13 @@ void ToProto(const StepPlan& plan, pb::StepPlan* out) {
     o->set_num_tokens(c.num_tokens);
     o->mutable_new_blocks()->Add(c.new_blocks.begin(), c.new_blocks.end());
     o->set_sample(c.sample);
+    for (const auto& [index, block] : c.replaced_blocks) {
+      pb::BlockReplacement* r = o->add_replaced_blocks();
+      r->set_index(index);
+      r->set_block(block);
+    }
+    o->set_num_speculative_tokens(c.num_speculative_tokens);
+    o->mutable_draft_tokens()->Add(c.draft_tokens.begin(), c.draft_tokens.end());
   }
 }
 
@@ -97,6 +104,11 @@ StepPlan FromProto(const pb::StepPlan& plan) {
     o.num_tokens = c.num_tokens();
     o.new_blocks = ToVector<int32_t>(c.new_blocks());
     o.sample = c.sample();
+    for (const pb::BlockReplacement& r : c.replaced_blocks()) {
+      o.replaced_blocks.emplace_back(r.index(), r.block());
+    }
+    o.num_speculative_tokens = c.num_speculative_tokens();
+    o.draft_tokens = ToVector<int32_t>(c.draft_tokens());
     out.chunks.push_back(std::move(o));
   }
   return out;
@@ -108,6 +120,8 @@ void ToProto(const StepResult& result, pb::StepResult* out) {
   for (const SequenceResult& r : result.results) {
     pb::SequenceResult* o = out->add_results();
     o->set_seq_id(r.seq_id);
+    o->set_num_proposed(r.num_proposed);
+    o->set_num_accepted(r.num_accepted);
     for (const SampledToken& t : r.tokens) {
       pb::SampledToken* ot = o->add_tokens();
       ot->set_token(t.token);
@@ -128,6 +142,8 @@ StepResult FromProto(const pb::StepResult& result) {
   for (const pb::SequenceResult& r : result.results()) {
     SequenceResult o;
     o.seq_id = r.seq_id();
+    o.num_proposed = r.num_proposed();
+    o.num_accepted = r.num_accepted();
     o.tokens.reserve(r.tokens_size());
     for (const pb::SampledToken& t : r.tokens()) {
       SampledToken ot;

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "common/check.h"
+#include "scheduler/ngram_proposer.h"
 
 namespace llm {
 
@@ -21,7 +22,27 @@ const char* FinishReasonName(FinishReason reason) {
   return "";
 }
 
+namespace {
+// Upper bound on K: beyond ~10 the chance that all drafts hold is tiny and
+// the verification rows are wasted.
+constexpr int kMaxSpeculativeTokens = 32;
+}  // namespace
+
+absl::Status SpeculativeOptions::Validate() const {
+  if (num_speculative_tokens < 0 || num_speculative_tokens > kMaxSpeculativeTokens) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "num_speculative_tokens must be in [0, %d], got %d",
+        kMaxSpeculativeTokens, num_speculative_tokens));
+  }
+  if (ngram_min < 1 || ngram_max < ngram_min) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "n-gram window [%d, %d] is invalid", ngram_min, ngram_max));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EngineOptions::Validate() const {
+  if (absl::Status s = speculative.Validate(); !s.ok()) return s;
   if (max_num_seqs < 1) {
     return absl::InvalidArgumentError(
         absl::StrFormat("max_num_seqs must be >= 1, got %d", max_num_seqs));
@@ -70,6 +91,13 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
         "max_tokens must be >= 1, got %d", request.max_tokens));
   }
   if (absl::Status s = request.params.Validate(); !s.ok()) return s;
+  if (request.num_speculative_tokens.has_value() &&
+      (*request.num_speculative_tokens < 0 ||
+       *request.num_speculative_tokens > kMaxSpeculativeTokens)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "num_speculative_tokens must be in [0, %d], got %d",
+        kMaxSpeculativeTokens, *request.num_speculative_tokens));
+  }
   if (prompt >= worker_.context_length) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "prompt of %d tokens does not fit the context length %d", prompt,
@@ -101,6 +129,10 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
     seed = (uint64_t{rd()} << 32) | rd();
   }
   const absl::Time now = absl::Now();
+  const int spec_k = options_.speculative.source == DraftSource::kNone
+                         ? 0
+                         : req->num_speculative_tokens.value_or(
+                               options_.speculative.num_speculative_tokens);
   Sequence* parent = nullptr;
   for (int i = 0; i < req->n; ++i) {
     auto s = std::make_unique<Sequence>();
@@ -111,6 +143,8 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
     s->tokens = req->prompt_tokens;
     s->num_prompt = prompt;
     s->seed = seed;
+    s->spec_max_k = spec_k;
+    s->spec_k = spec_k;
     s->arrival = now;
     s->on_update = on_update;
     if (parent == nullptr) {
@@ -232,10 +266,56 @@ void Engine::Fork(Sequence& parent) {
   parent.fork_children.clear();
 }
 
-void Engine::AddChunk(Sequence& s, int n, StepPlan& plan) {
+int Engine::PlanSpeculation(const Sequence& s, int budget_tokens,
+                            std::vector<int32_t>& drafts) const {
+  drafts.clear();
+  if (s.spec_k <= 0 || s.num_pending() != 1) return 0;
+  const int len = static_cast<int>(s.tokens.size());
+  // Every kept draft plus the target's own token must fit max_tokens and
+  // the context: no position is scored that could never be emitted.
+  const int k = std::min({s.spec_k, budget_tokens - 1,
+                          s.request->max_tokens - s.num_output() - 1,
+                          worker_.context_length - len - 1});
+  if (k <= 0) return 0;
+  if (options_.speculative.source == DraftSource::kDraftModel) return k;
+  drafts = ProposeNgramDraft(s.tokens, k, options_.speculative.ngram_min,
+                             options_.speculative.ngram_max);
+  return static_cast<int>(drafts.size());
+}
+
+void Engine::RecordSpeculation(Sequence& s, const SequenceResult& r,
+                               SequenceUpdate& update) {
+  if (r.num_proposed <= 0) return;
+  const int accepted = std::clamp(r.num_accepted, 0, r.num_proposed);
+  // The accepted drafts' KV is valid; the target's own token is not yet
+  // computed, and the rejected positions are overwritten by later steps.
+  s.num_computed += accepted;
+  update.num_proposed_draft_tokens = r.num_proposed;
+  update.num_accepted_draft_tokens = accepted;
+  ++stats_.spec_verifications;
+  stats_.spec_proposed_tokens += r.num_proposed;
+  stats_.spec_accepted_tokens += accepted;
+  if (options_.speculative.source == DraftSource::kNgram) {
+    ++stats_.spec_ngram_verifications;
+    stats_.spec_ngram_proposed_tokens += r.num_proposed;
+    stats_.spec_ngram_accepted_tokens += accepted;
+  } else {
+    ++stats_.spec_draft_model_verifications;
+    stats_.spec_draft_model_proposed_tokens += r.num_proposed;
+    stats_.spec_draft_model_accepted_tokens += accepted;
+  }
+  if (options_.speculative.adaptive) {
+    s.spec_k = std::clamp(accepted + 1, 1, s.spec_max_k);
+  }
+}
+
+void Engine::AddChunk(Sequence& s, int n, StepPlan& plan, int k,
+                      std::vector<int32_t> drafts) {
   ScheduledChunk chunk;
   chunk.seq_id = s.id;
   chunk.num_tokens = n;
+  chunk.num_speculative_tokens = k;
+  chunk.draft_tokens = std::move(drafts);
   if (!s.known_to_worker) {
     SequenceSpec spec;
     spec.seq_id = s.id;
@@ -270,6 +350,13 @@ bool Engine::ScheduleRunning(Budget& budget, StepPlan& plan) {
     if (budget.seqs == 0 || budget.tokens == 0) break;
     const int n = std::min(s->num_pending(), budget.tokens);
     if (n <= 0) continue;
+    std::vector<int32_t> drafts;
+    int k = PlanSpeculation(*s, budget.tokens, drafts);
+    // Speculation never preempts anyone: without room it is skipped.
+    if (k > 0 && !TryGrow(*s, s->num_computed + n + k)) {
+      k = 0;
+      drafts.clear();
+    }
     while (!TryGrow(*s, s->num_computed + n)) {
       Sequence* victim = running_.back();
       Preempt(victim);
@@ -281,8 +368,8 @@ bool Engine::ScheduleRunning(Budget& budget, StepPlan& plan) {
       if (victim == s) break;
     }
     if (!s->is_running) continue;
-    AddChunk(*s, n, plan);
-    budget.tokens -= n;
+    AddChunk(*s, n, plan, k, std::move(drafts));
+    budget.tokens -= n + k;
     budget.seqs -= 1;
   }
   return preempted;
@@ -405,6 +492,7 @@ void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
     update.sample_index = s.sample_index;
     update.num_prompt_tokens = s.num_prompt;
     update.num_cached_tokens = s.num_cached;
+    RecordSpeculation(s, r, update);
     FinishReason reason = FinishReason::kNone;
     for (const SampledToken& t : r.tokens) {
       s.tokens.push_back(t.token);
@@ -414,6 +502,9 @@ void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
       if (reason != FinishReason::kNone) break;
     }
     update.finish_reason = reason;
+    // Accepted drafts may have completed blocks (hashed from the tokens
+    // just appended; rejected tokens were never appended).
+    if (r.num_proposed > 0 && reason == FinishReason::kNone) RegisterFullBlocks(s);
     if (s.on_update) s.on_update(update);
     if (reason != FinishReason::kNone) {
       // Finish() reports only cancellations; this update already carried it.

@@ -34,6 +34,32 @@ namespace llm {
 
 enum class BatchingMode { kContinuous, kStatic };
 
+// Where draft tokens come from (speculative decoding, REFERENCE.md §11).
+enum class DraftSource {
+  kNone,
+  // Prompt lookup in the scheduler (scheduler/ngram_proposer.h).
+  kNgram,
+  // The worker's draft model (the worker must have one loaded).
+  kDraftModel,
+};
+
+// A decoding sequence reserves 1 + K slots (token budget and KV blocks);
+// the target scores them in one pass and keeps the longest accepted prefix
+// plus its own next token, so the output is the target's.
+struct SpeculativeOptions {
+  DraftSource source = DraftSource::kNone;
+  // K: draft tokens per step per sequence (0 = off unless a request asks).
+  int num_speculative_tokens = 0;
+  // n-gram lookup window: longest match first.
+  int ngram_min = 1;
+  int ngram_max = 3;
+  // Per sequence, the next step's K is (accepted last step + 1), capped at
+  // K: fewer wasted target positions when drafts are poor.
+  bool adaptive = false;
+
+  absl::Status Validate() const;
+};
+
 struct EngineOptions {
   BatchingMode batching = BatchingMode::kContinuous;
   // Sequences per step. More raises throughput until compute-bound, and
@@ -53,6 +79,7 @@ struct EngineOptions {
   bool enable_prefix_caching = true;
   // Mixed into every block hash: different models/KV dtypes never share.
   uint64_t cache_salt = 0;
+  SpeculativeOptions speculative;
 
   absl::Status Validate() const;
 };
@@ -65,6 +92,20 @@ struct EngineStats {
   int64_t prefix_cache_queried_tokens = 0;
   int64_t prefix_cache_hit_tokens = 0;
   int64_t block_copies = 0;
+  // Speculative decoding. A verification is one sequence-step that scored
+  // >= 1 draft token. Acceptance rate = accepted / proposed; mean accepted
+  // length per verification = accepted / verifications (tokens emitted per
+  // verification = that + 1).
+  int64_t spec_verifications = 0;
+  int64_t spec_proposed_tokens = 0;
+  int64_t spec_accepted_tokens = 0;
+  // The same, per draft source.
+  int64_t spec_ngram_verifications = 0;
+  int64_t spec_ngram_proposed_tokens = 0;
+  int64_t spec_ngram_accepted_tokens = 0;
+  int64_t spec_draft_model_verifications = 0;
+  int64_t spec_draft_model_proposed_tokens = 0;
+  int64_t spec_draft_model_accepted_tokens = 0;
 };
 
 class Engine {
@@ -85,7 +126,10 @@ class Engine {
   // engine's state is then unchanged except that nothing was computed.
   absl::Status Step();
 
-  bool HasWork() const { return !running_.empty() || !waiting_.empty(); }
+  // Also true while finished ids still have to reach the worker.
+  bool HasWork() const {
+    return !running_.empty() || !waiting_.empty() || !finished_for_worker_.empty();
+  }
   int num_running() const { return static_cast<int>(running_.size()); }
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
   const BlockAllocator& blocks() const { return allocator_; }
@@ -110,7 +154,16 @@ class Engine {
   void ReleaseBlocks(Sequence& s);
   void RegisterFullBlocks(Sequence& s);
   void Fork(Sequence& parent);
-  void AddChunk(Sequence& s, int n, StepPlan& plan);
+  // `drafts`: n-gram proposals; `k`: draft tokens to verify after the chunk
+  // (drafts.size(), or the draft model's count with drafts empty).
+  void AddChunk(Sequence& s, int n, StepPlan& plan, int k = 0,
+                std::vector<int32_t> drafts = {});
+  // Draft tokens for a decoding sequence this step (fills `drafts` for
+  // n-gram), within `budget_tokens` - 1, the context and max_tokens.
+  int PlanSpeculation(const Sequence& s, int budget_tokens,
+                      std::vector<int32_t>& drafts) const;
+  void RecordSpeculation(Sequence& s, const SequenceResult& r,
+                         SequenceUpdate& update);
   bool ScheduleRunning(Budget& budget, StepPlan& plan);
   void ScheduleWaiting(Budget& budget, StepPlan& plan);
   void Preempt(Sequence* s);

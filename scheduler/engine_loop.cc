@@ -60,6 +60,12 @@ void EngineLoop::Admit(LoopRequest& r) {
 }
 
 void EngineLoop::OnUpdate(const SequenceUpdate& u) {
+  if (u.finish_reason == FinishReason::kError && in_step_) {
+    // Held until Step returns: a failed step turns these into on_error with
+    // the channel's status (UNAVAILABLE ...), which tells the client more.
+    held_errors_.push_back(u);
+    return;
+  }
   auto it = in_flight_.find(u.request_id);
   if (it == in_flight_.end()) return;  // failed earlier; late updates dropped
   it->second.on_update(u);
@@ -115,12 +121,18 @@ void EngineLoop::Run() {
     for (const std::string& id : cancels) engine_->Cancel(id).IgnoreError();
     if (engine_->HasWork()) {
       step_start_ = absl::Now();
-      if (absl::Status s = engine_->Step(); !s.ok()) {
+      in_step_ = true;
+      const absl::Status s = engine_->Step();
+      in_step_ = false;
+      std::vector<SequenceUpdate> held;
+      held.swap(held_errors_);
+      if (!s.ok()) {
         FailAll(s);
         Publish();
         absl::SleepFor(absl::Milliseconds(100));  // do not spin on a dead worker
         continue;
       }
+      for (const SequenceUpdate& u : held) OnUpdate(u);
     }
     Publish();
   }

@@ -8,8 +8,9 @@
 // must not block.
 //
 // When a step fails (the worker is gone) every request in flight is ended
-// with on_error(status) and removed from the engine; the loop keeps
-// accepting requests, which fail the same way until the worker answers.
+// with on_error(status) (the engine's kError updates of that step are
+// swallowed) and removed from the engine; the loop keeps accepting
+// requests, which fail the same way until the worker answers.
 //
 // Thread safety: Submit, Cancel, Stats and Stop are thread-safe.
 #ifndef LLM_SCHEDULER_ENGINE_LOOP_H_
@@ -95,6 +96,8 @@ class EngineLoop {
   const WorkerDescription worker_;
   absl::flat_hash_map<std::string, InFlight> in_flight_;  // loop thread only
   absl::Time step_start_;                                  // loop thread only
+  bool in_step_ = false;                                   // loop thread only
+  std::vector<SequenceUpdate> held_errors_;                // loop thread only
 
   mutable absl::Mutex mu_;
   std::vector<LoopRequest> inbox_ ABSL_GUARDED_BY(mu_);

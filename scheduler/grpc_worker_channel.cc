@@ -46,7 +46,9 @@ GrpcWorkerChannel::GrpcWorkerChannel(std::string address,
 
 GrpcWorkerChannel::~GrpcWorkerChannel() {
   if (stream_ != nullptr && broken_.ok()) {
-    stream_->WritesDone();
+    // Cancel rather than wait for the worker: a hung worker must not hang
+    // the scheduler's shutdown. The worker drops this stream's sequences.
+    stream_context_->TryCancel();
     stream_->Finish().IgnoreError();
   }
 }

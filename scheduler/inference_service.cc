@@ -12,14 +12,20 @@
 #include "scheduler/utf8_sanitize.h"
 
 namespace llm {
+namespace {
+
+const std::vector<WorkerGroup> kNoGroups;
+
+}  // namespace
 
 InferenceService::InferenceService(InferenceOptions options,
-                                   std::unique_ptr<Tokenizer> tokenizer, ModelFacts facts,
-                                   std::vector<WorkerGroup> groups)
-    : options_(std::move(options)),
-      tokenizer_(std::move(tokenizer)),
-      facts_(facts),
-      groups_(std::move(groups)) {}
+                                   std::unique_ptr<Tokenizer> tokenizer, ModelFacts facts)
+    : options_(std::move(options)), tokenizer_(std::move(tokenizer)), facts_(facts) {}
+
+void InferenceService::SetGroups(std::vector<WorkerGroup> groups) {
+  groups_ = std::move(groups);
+  ready_.store(true, std::memory_order_release);
+}
 
 InferenceService::~InferenceService() = default;
 
@@ -56,7 +62,8 @@ v1::ModelInfo InferenceService::Info() const {
   }
   info.set_supports_chat(facts_.chat_family.has_value());
   int total = 0, used = 0;
-  for (const WorkerGroup& g : groups_) {
+  // Before SetGroups there is nothing to list.
+  for (const WorkerGroup& g : ready() ? groups_ : kNoGroups) {
     const LoopStats s = g.loop->Stats();
     v1::WorkerGroupInfo* gi = info.add_worker_groups();
     for (const std::string& a : g.addresses) gi->add_addresses(a);
@@ -89,6 +96,7 @@ grpc::ServerUnaryReactor* InferenceService::GetModelInfo(
 
 SchedulerGauges InferenceService::Gauges() const {
   SchedulerGauges g;
+  if (!ready()) return g;
   for (const WorkerGroup& group : groups_) {
     const LoopStats s = group.loop->Stats();
     g.running += s.running;
@@ -101,6 +109,9 @@ SchedulerGauges InferenceService::Gauges() const {
 }
 
 absl::StatusOr<EngineLoop*> InferenceService::Admit(LoopRequest request) {
+  if (!ready()) {
+    return absl::UnavailableError("no worker is connected yet; retry shortly");
+  }
   absl::MutexLock lock(&admission_mu_);
   int waiting = 0;
   EngineLoop* best = nullptr;

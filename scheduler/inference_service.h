@@ -6,7 +6,8 @@
 // group's loop through its inbox (GenerateReactor then streams the loop's
 // updates); Tokenize and GetModelInfo answer at once. Admission is bounded:
 // when max_queue sequences already wait, Generate answers
-// RESOURCE_EXHAUSTED. While draining (SIGTERM) new calls get UNAVAILABLE.
+// RESOURCE_EXHAUSTED. Before the workers are connected and while draining
+// (SIGTERM), new calls get UNAVAILABLE.
 //
 // Thread safety: thread-safe.
 #ifndef LLM_SCHEDULER_INFERENCE_SERVICE_H_
@@ -44,10 +45,15 @@ struct WorkerGroup {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  // REQUIRES: facts.tokenizer points into `tokenizer`; groups non-empty.
+  // REQUIRES: facts.tokenizer points into `tokenizer`. Generate answers
+  // UNAVAILABLE until SetGroups.
   InferenceService(InferenceOptions options, std::unique_ptr<Tokenizer> tokenizer,
-                   ModelFacts facts, std::vector<WorkerGroup> groups);
+                   ModelFacts facts);
   ~InferenceService() override;
+
+  // Once, when the workers are connected. REQUIRES: groups non-empty.
+  void SetGroups(std::vector<WorkerGroup> groups);
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
 
   // Set before serving; may stay null (no metrics).
   void set_metrics(SchedulerMetrics* metrics) { metrics_ = metrics; }
@@ -84,7 +90,9 @@ class InferenceService final : public v1::Inference::CallbackService {
   const InferenceOptions options_;
   const std::unique_ptr<Tokenizer> tokenizer_;
   const ModelFacts facts_;
+  // Written once by SetGroups before ready_ is set; read only after.
   std::vector<WorkerGroup> groups_;
+  std::atomic<bool> ready_{false};
   SchedulerMetrics* metrics_ = nullptr;
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_id_{1};

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ struct GenerationRequest {
   int max_tokens = 256;         // generated tokens per sample
   bool ignore_eos = false;
   std::vector<int32_t> stop_token_ids;
+  // Speculative decoding for this request: unset = the engine's default
+  // (EngineOptions::speculative), 0 = off, K > 0 = up to K draft tokens per
+  // step from the engine's draft source. Output is unchanged either way.
+  std::optional<int> num_speculative_tokens;
 };
 
 // What the engine reports for one sample after a step.
@@ -38,6 +43,9 @@ struct SequenceUpdate {
   FinishReason finish_reason = FinishReason::kNone;  // kNone: still running
   int num_prompt_tokens = 0;
   int num_cached_tokens = 0;
+  // Speculative decoding in the step(s) this update covers.
+  int num_proposed_draft_tokens = 0;
+  int num_accepted_draft_tokens = 0;
 };
 
 using UpdateCallback = std::function<void(const SequenceUpdate&)>;
@@ -65,6 +73,10 @@ struct Sequence {
   std::vector<Sequence*> fork_children;
   Sequence* fork_parent = nullptr;
   uint64_t seed = 0;
+  // Speculation: the K this sample may use (0 = off) and, when adaptive,
+  // the K of its next step.
+  int spec_max_k = 0;
+  int spec_k = 0;
   absl::Time arrival;
   FinishReason finish_reason = FinishReason::kNone;
   UpdateCallback on_update;

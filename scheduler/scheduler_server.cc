@@ -11,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "scheduler/grpc_worker_channel.h"
+#include "scheduler/worker_group_channel.h"
 
 namespace llm {
 namespace {
@@ -23,28 +24,28 @@ absl::StatusOr<WorkerGroup> ConnectGroup(const std::string& spec,
                                          const ModelConfig& config) {
   std::vector<std::string> ranks = absl::StrSplit(spec, '+', absl::SkipEmpty());
   if (ranks.empty()) return absl::InvalidArgumentError("--workers has an empty group");
-  if (ranks.size() > 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "--workers group '", spec, "': tensor-parallel groups are not supported yet"));
+  std::vector<std::unique_ptr<WorkerChannel>> channels;
+  for (const std::string& address : ranks) {
+    absl::StatusOr<std::unique_ptr<GrpcWorkerChannel>> channel =
+        GrpcWorkerChannel::Connect(address, options.connect_timeout);
+    if (!channel.ok()) return channel.status();
+    channels.push_back(std::move(*channel));
   }
-  absl::StatusOr<std::unique_ptr<GrpcWorkerChannel>> channel =
-      GrpcWorkerChannel::Connect(ranks[0], options.connect_timeout);
-  if (!channel.ok()) return channel.status();
-  absl::StatusOr<WorkerDescription> d = (*channel)->Describe();
+  auto group = std::make_unique<WorkerGroupChannel>(std::move(channels));
+  absl::StatusOr<WorkerDescription> d = group->Describe();
   if (!d.ok()) return d.status();
   if (options.block_size != 0 && d->block_size != options.block_size) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "worker at %s uses block size %d but --block-size is %d", ranks[0],
+        "worker group %s uses block size %d but --block-size is %d", spec,
         d->block_size, options.block_size));
   }
   if (d->vocab_size != config.n_vocab || d->context_length != config.context_length) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "worker at %s serves another model (vocab %d, context %d; --model has %d, %d)",
-        ranks[0], d->vocab_size, d->context_length, config.n_vocab,
-        config.context_length));
+        "worker group %s serves another model (vocab %d, context %d; --model has %d, %d)",
+        spec, d->vocab_size, d->context_length, config.n_vocab, config.context_length));
   }
   absl::StatusOr<std::unique_ptr<EngineLoop>> loop =
-      EngineLoop::Start(engine_options, std::move(*channel));
+      EngineLoop::Start(engine_options, std::move(group));
   if (!loop.ok()) return loop.status();
   return WorkerGroup{std::move(ranks), std::move(*loop)};
 }
@@ -95,14 +96,6 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   engine_options.max_batched_tokens = options.max_batched_tokens;
   engine_options.eog_token_ids = (*tokenizer)->end_of_generation_ids();
 
-  std::vector<WorkerGroup> groups;
-  for (const std::string& spec : options.workers) {
-    absl::StatusOr<WorkerGroup> group =
-        ConnectGroup(spec, options, engine_options, *config);
-    if (!group.ok()) return group.status();
-    groups.push_back(std::move(*group));
-  }
-
   InferenceOptions io;
   io.max_queue = options.max_queue;
   io.batching = options.batching;
@@ -112,8 +105,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   io.architecture = config->architecture;
 
   std::unique_ptr<SchedulerServer> s(new SchedulerServer());
-  s->service_ = std::make_unique<InferenceService>(io, std::move(*tokenizer), facts,
-                                                   std::move(groups));
+  s->service_ = std::make_unique<InferenceService>(io, std::move(*tokenizer), facts);
   InferenceService* service = s->service_.get();
   absl::StatusOr<std::unique_ptr<SchedulerMetrics>> metrics = SchedulerMetrics::Create(
       options.metrics_listen, [service] { return service->Gauges(); });
@@ -121,6 +113,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   s->metrics_ = std::move(*metrics);
   s->service_->set_metrics(s->metrics_.get());
 
+  // Serve at once, NOT_SERVING, so that probes see the process come up
+  // while the workers are being connected.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -131,6 +125,17 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  health->SetServingStatus(kServiceName, false);
+
+  std::vector<WorkerGroup> groups;
+  for (const std::string& spec : options.workers) {
+    absl::StatusOr<WorkerGroup> group =
+        ConnectGroup(spec, options, engine_options, *config);
+    if (!group.ok()) return group.status();
+    groups.push_back(std::move(*group));
+  }
+  s->service_->SetGroups(std::move(groups));
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
   return s;

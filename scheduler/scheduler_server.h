@@ -42,8 +42,10 @@ struct SchedulerOptions {
 
 class SchedulerServer {
  public:
-  // Connects to every worker (Unavailable "worker at ADDR is not reachable"
-  // when one does not answer within connect_timeout), then serves, SERVING.
+  // Serves at once with health NOT_SERVING (Generate: UNAVAILABLE), connects
+  // to every worker (Unavailable "worker at ADDR is not reachable" when one
+  // does not answer within connect_timeout; the server is then torn down),
+  // then reports SERVING and returns.
   static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
       const SchedulerOptions& options);
   // Shuts down at once (streams still open are cancelled).

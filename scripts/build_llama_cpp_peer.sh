@@ -43,7 +43,7 @@ if [[ ! -f "${SRC_DIR}/CMakeLists.txt" ]]; then
   SDIST="$(ls "${DL_DIR}"/llama_cpp_python-"${VERSION}".tar.gz 2>/dev/null || true)"
   if [[ -z "${SDIST}" ]]; then
     echo "Downloading llama-cpp-python==${VERSION} sdist..."
-    "${PIP}" download --no-deps --no-binary :all: --no-build-isolation \
+    "${PIP}" download --no-deps --no-binary :all: \
       -d "${DL_DIR}" "llama-cpp-python==${VERSION}"
     SDIST="$(ls "${DL_DIR}"/llama_cpp_python-"${VERSION}".tar.gz)"
   fi

@@ -33,6 +33,9 @@ if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
     python3 -m pip install --quiet --break-system-packages grpcio==1.85.1 grpcio-tools==1.85.1
 fi
 
+# Chart and monitoring checks (tests/deploy): Helm's engine, Kubernetes schemas, yamllint.
+python3 -c 'import helm_python, kubernetes_validate, yamllint, jsonschema' 2>/dev/null || python3 -m pip install --quiet helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 yamllint==1.38.0 jsonschema 2>/dev/null || python3 -m pip install --quiet --break-system-packages helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 yamllint==1.38.0 jsonschema || echo "setup: chart-check packages not installed; tests/deploy chart checks will skip"
+
 scripts/fetch-model.sh
 
 if [ -z "${SKIP_BUILD:-}" ]; then

@@ -53,7 +53,7 @@ absl::StatusOr<WeightId> CpuBackend::UploadMatrix(const GgufTensor& tensor) {
   w.rows = tensor.rows();
   w.data = tensor.data;
   w.row_stride = tensor.row_bytes();
-  matrices_.push_back(w);
+  matrices_.push_back(kernels::PackForCpu(w));
   return static_cast<WeightId>(matrices_.size() - 1);
 }
 
@@ -132,7 +132,7 @@ absl::Status CpuBackend::BeginStep(const ForwardBatch& batch) {
 }
 
 void CpuBackend::Embed(WeightId embedding, float* x) {
-  const kernels::WeightMatrix& w = matrices_[embedding];
+  const kernels::WeightMatrix& w = matrices_[embedding].source;
   const int n = batch_->num_tokens();
   const auto& tokens = batch_->tokens;
   auto body = [&](int64_t begin, int64_t end) {
@@ -185,7 +185,7 @@ void CpuBackend::MatMul(absl::Span<const WeightId> ws, const float* x, int n,
     kernels::MatMul(pool_, matrices_[ws[0]], x, n, ys[0]);
     return;
   }
-  kernels::WeightMatrix mats[8];
+  kernels::PackedWeightMatrix mats[8];
   const size_t count = std::min<size_t>(ws.size(), 8);
   for (size_t i = 0; i < count; ++i) mats[i] = matrices_[ws[i]];
   kernels::MatMulShared(pool_, absl::MakeConstSpan(mats, count), x, n, ys);

@@ -1,7 +1,8 @@
 // File: worker/cpu_backend.h
 //
-// CpuBackend: the Backend on the host. Quantised weights stay in the
-// mmapped GGUF (no copy); the paged KV pool is fp16 in host memory; kernels
+// CpuBackend: the Backend on the host. Quantised weights stay quantised:
+// matrices are repacked once at load into the 16-row interleaved layout of
+// the AVX-512 kernels (still 4/8-bit); the paged KV pool is fp16 in host memory; kernels
 // come from kernels/cpu (SIMD chosen at run time) and run on a ThreadPool
 // sized to the cores. Row-wise ops on few rows (decode) run on the calling
 // thread, since waking the pool costs more than the work.
@@ -63,7 +64,9 @@ class CpuBackend final : public Backend {
   kernels::PagedKvCache LayerCache(int layer) const;
 
   ThreadPool pool_;
-  std::vector<kernels::WeightMatrix> matrices_;
+  // Repacked once at load for the SIMD kernels (a second ~model-sized copy;
+  // the mmapped original still serves embedding-row lookups).
+  std::vector<kernels::PackedWeightMatrix> matrices_;
   std::vector<const float*> vectors_;
 
   KvCacheShape kv_shape_;

@@ -4,7 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
-#include "worker/cpu_backend.h"
+#include "worker/backend_factory.h"
 
 namespace llm {
 namespace {
@@ -35,11 +35,12 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
   if (!file.ok()) return file.status();
   w->file_ = std::move(*file);
 
-  if (options.backend == "cuda") {
-    return absl::UnimplementedError(
-        "--backend=cuda: this build has no CUDA backend");
-  }
-  w->backend_ = std::make_unique<CpuBackend>(options.threads);
+  BackendChoice choice;
+  choice.backend = options.backend;
+  choice.cpu_threads = options.threads;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = CreateBackend(choice);
+  if (!backend.ok()) return backend.status();
+  w->backend_ = std::move(*backend);
 
   absl::StatusOr<std::unique_ptr<LlamaModel>> model =
       LlamaModel::Load(*w->file_, *w->backend_);
@@ -53,7 +54,9 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
   shape.head_dim = c.head_dim;
   shape.block_size = options.block_size;
   const int64_t budget =
-      options.kv_cache_bytes > 0 ? options.kv_cache_bytes : kDefaultKvCacheBytes;
+      options.kv_cache_bytes > 0
+          ? options.kv_cache_bytes
+          : DefaultKvCacheBytes(*w->backend_, kDefaultKvCacheBytes);
   shape.num_blocks = static_cast<int>(std::min<int64_t>(
       budget / shape.bytes_per_block(), 1 << 24));
   if (shape.num_blocks < 1) {
@@ -62,7 +65,40 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
         shape.bytes_per_block()));
   }
   if (absl::Status s = w->backend_->AllocateKvCache(shape); !s.ok()) return s;
-  w->runner_ = std::make_unique<ModelRunner>(*w->model_);
+
+  if (!options.draft_model_path.empty()) {
+    absl::StatusOr<std::unique_ptr<GgufFile>> draft_file =
+        GgufFile::Open(options.draft_model_path);
+    if (!draft_file.ok()) return draft_file.status();
+    w->draft_file_ = std::move(*draft_file);
+    // Same kind of backend as the target (one factory call).
+    absl::StatusOr<std::unique_ptr<Backend>> draft_backend = CreateBackend(choice);
+    if (!draft_backend.ok()) return draft_backend.status();
+    w->draft_backend_ = std::move(*draft_backend);
+    absl::StatusOr<std::unique_ptr<LlamaModel>> draft =
+        LlamaModel::Load(*w->draft_file_, *w->draft_backend_);
+    if (!draft.ok()) return draft.status();
+    w->draft_model_ = std::move(*draft);
+    const ModelConfig& dc = w->draft_model_->config();
+    if (dc.n_vocab != c.n_vocab) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--draft-model has %d tokens, the model %d: they must share the "
+          "vocabulary", dc.n_vocab, c.n_vocab));
+    }
+    if (dc.context_length < c.context_length) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--draft-model context %d is shorter than the model's %d",
+          dc.context_length, c.context_length));
+    }
+    KvCacheShape draft_shape = shape;
+    draft_shape.n_layer = dc.n_layer;
+    draft_shape.n_kv_heads = dc.n_head_kv;
+    draft_shape.head_dim = dc.head_dim;
+    if (absl::Status s = w->draft_backend_->AllocateKvCache(draft_shape); !s.ok()) {
+      return s;
+    }
+  }
+  w->runner_ = std::make_unique<ModelRunner>(*w->model_, w->draft_model_.get());
   return w;
 }
 

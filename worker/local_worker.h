@@ -35,6 +35,10 @@ struct WorkerOptions {
   // Tokens per KV block. 16 is vLLM's default: < 1 block of waste per
   // sequence, cheap tables.
   int block_size = 16;
+  // Optional draft model for speculative decoding: a GGUF with the same
+  // vocabulary, on its own backend and KV pool (same block count and size,
+  // so the scheduler's block tables index both). Empty: none.
+  std::string draft_model_path;
 
   absl::Status Validate() const;
 };
@@ -52,12 +56,16 @@ class LocalWorker {
   const GgufFile& file() const { return *file_; }
   const KvCacheShape& kv_shape() const { return backend_->kv_cache_shape(); }
   std::string backend_name() const { return backend_->name(); }
+  bool has_draft_model() const { return draft_model_ != nullptr; }
 
  private:
   LocalWorker() = default;
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<GgufFile> draft_file_;
+  std::unique_ptr<Backend> draft_backend_;
+  std::unique_ptr<LlamaModel> draft_model_;
   std::unique_ptr<ModelRunner> runner_;
 };
 

@@ -9,7 +9,8 @@
 
 namespace llm {
 
-ModelRunner::ModelRunner(LlamaModel& model) : model_(model) {}
+ModelRunner::ModelRunner(LlamaModel& model, LlamaModel* draft)
+    : model_(model), draft_(draft) {}
 
 int ModelRunner::num_kv_blocks() const {
   return model_.backend().kv_cache_shape().num_blocks;
@@ -104,6 +105,8 @@ absl::Status ModelRunner::Validate(const StepPlan& plan) const {
           c.seq_id));
     }
     if (absl::Status st = check_blocks(c.new_blocks, c.seq_id); !st.ok()) return st;
+    if (absl::Status st = ValidateSpeculation(c); !st.ok()) return st;
+    const int k = c.num_speculative_tokens;
     for (const auto& [index, block] : c.replaced_blocks) {
       if (index < 0 || index >= table || block < 0 || block >= num_blocks) {
         return absl::InvalidArgumentError(absl::StrFormat(
@@ -111,16 +114,16 @@ absl::Status ModelRunner::Validate(const StepPlan& plan) const {
             c.seq_id, index, block));
       }
     }
-    const int64_t need = (computed + c.num_tokens + bs - 1) / bs;
+    const int64_t need = (computed + c.num_tokens + k + bs - 1) / bs;
     if (table + static_cast<int64_t>(c.new_blocks.size()) < need) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "sequence %d: block table of %d blocks cannot hold %d tokens",
-          c.seq_id, table + c.new_blocks.size(), computed + c.num_tokens));
+          c.seq_id, table + c.new_blocks.size(), computed + c.num_tokens + k));
     }
-    if (computed + c.num_tokens > model_.config().context_length) {
+    if (computed + c.num_tokens + k > model_.config().context_length) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "sequence %d: %d tokens exceed the context length %d", c.seq_id,
-          computed + c.num_tokens, model_.config().context_length));
+          computed + c.num_tokens + k, model_.config().context_length));
     }
   }
   return absl::OkStatus();
@@ -147,13 +150,40 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
     if (absl::Status s = model_.backend().CopyBlocks(plan.block_copies); !s.ok()) {
       return s;
     }
+    if (draft_ != nullptr) {
+      if (absl::Status s = draft_->backend().CopyBlocks(plan.block_copies); !s.ok()) {
+        return s;
+      }
+    }
   }
 
   StepResult result;
   result.step_id = plan.step_id;
   if (plan.chunks.empty()) return result;
 
-  // Build the ragged batch: each chunk's tokens are consecutive rows.
+  // Block tables first: the draft model writes into them too.
+  std::vector<size_t> need_draft;
+  std::vector<std::vector<int32_t>> drafts(plan.chunks.size());
+  for (size_t i = 0; i < plan.chunks.size(); ++i) {
+    const ScheduledChunk& c = plan.chunks[i];
+    Sequence& s = seqs_.at(c.seq_id);
+    for (const auto& [index, block] : c.replaced_blocks) s.block_table[index] = block;
+    s.block_table.insert(s.block_table.end(), c.new_blocks.begin(),
+                         c.new_blocks.end());
+    if (c.num_speculative_tokens > 0 && c.draft_tokens.empty()) {
+      need_draft.push_back(i);
+    } else {
+      drafts[i] = c.draft_tokens;
+    }
+  }
+  if (!need_draft.empty()) {
+    if (absl::Status s = ProposeWithDraftModel(plan, need_draft, drafts); !s.ok()) {
+      return s;
+    }
+  }
+
+  // Build the ragged batch: each chunk's tokens (then its drafts) are
+  // consecutive rows.
   const int bs = block_size();
   ForwardBatch& batch = batch_;
   batch.tokens.clear();
@@ -161,25 +191,25 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   batch.slots.clear();
   batch.seqs.clear();
   batch.logit_rows.clear();
-  for (const ScheduledChunk& c : plan.chunks) {
+  for (size_t ci = 0; ci < plan.chunks.size(); ++ci) {
+    const ScheduledChunk& c = plan.chunks[ci];
     Sequence& s = seqs_.at(c.seq_id);
-    for (const auto& [index, block] : c.replaced_blocks) s.block_table[index] = block;
-    s.block_table.insert(s.block_table.end(), c.new_blocks.begin(),
-                         c.new_blocks.end());
+    const std::vector<int32_t>& d = drafts[ci];
+    const int k = static_cast<int>(d.size());
     BatchSequence bseq;
     bseq.query_start = batch.num_tokens();
-    bseq.num_queries = c.num_tokens;
-    bseq.context_len = s.num_computed + c.num_tokens;
+    bseq.num_queries = c.num_tokens + k;
+    bseq.context_len = s.num_computed + c.num_tokens + k;
     bseq.block_table = s.block_table;
-    for (int i = 0; i < c.num_tokens; ++i) {
+    for (int i = 0; i < c.num_tokens + k; ++i) {
       const int32_t pos = s.num_computed + i;
-      batch.tokens.push_back(s.tokens[pos]);
+      batch.tokens.push_back(i < c.num_tokens ? s.tokens[pos] : d[i - c.num_tokens]);
       batch.positions.push_back(pos);
       batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
     }
     batch.seqs.push_back(bseq);
     if (c.sample) {
-      batch.logit_rows.push_back(batch.num_tokens() - 1);
+      for (int i = k; i >= 0; --i) batch.logit_rows.push_back(batch.num_tokens() - 1 - i);
     }
   }
 
@@ -188,24 +218,39 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   if (absl::Status s = model_.Forward(batch, logits_.data()); !s.ok()) return s;
 
   size_t row = 0;
-  for (const ScheduledChunk& c : plan.chunks) {
+  for (size_t ci = 0; ci < plan.chunks.size(); ++ci) {
+    const ScheduledChunk& c = plan.chunks[ci];
     Sequence& s = seqs_.at(c.seq_id);
     s.num_computed += c.num_tokens;
     if (!c.sample) continue;
-    SamplingContext ctx;
-    ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
-    ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
-                                               s.tokens.size() - s.num_prompt);
-    ctx.seed = s.seed;
-    ctx.step = s.tokens.size() - s.num_prompt;
-    ctx.sample_index = s.sample_index;
-    absl::Span<float> logits(logits_.data() + row * vocab, vocab);
-    ++row;
-    SampledToken tok = Sample(logits, s.params, ctx);
-    s.tokens.push_back(tok.token);
+    const std::vector<int32_t>& d = drafts[ci];
+    const int k = static_cast<int>(d.size());
     SequenceResult r;
     r.seq_id = c.seq_id;
-    r.tokens.push_back(std::move(tok));
+    r.num_proposed = k;
+    // Row i scores position num_computed - 1 + i; stop at the first draft
+    // the target's own sample disagrees with (its sample is emitted).
+    for (int i = 0; i <= k; ++i) {
+      SamplingContext ctx;
+      ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
+      ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
+                                                 s.tokens.size() - s.num_prompt);
+      ctx.seed = s.seed;
+      ctx.step = s.tokens.size() - s.num_prompt;
+      ctx.sample_index = s.sample_index;
+      absl::Span<float> logits(logits_.data() + (row + i) * vocab, vocab);
+      SampledToken tok = Sample(logits, s.params, ctx);
+      const bool accept = i < k && tok.token == d[i];
+      s.tokens.push_back(tok.token);
+      r.tokens.push_back(std::move(tok));
+      if (!accept) break;
+      ++r.num_accepted;
+    }
+    row += k + 1;
+    // The accepted drafts' KV is valid; rejected positions are rewritten
+    // by later steps (target and draft alike).
+    s.num_computed += r.num_accepted;
+    s.draft_computed = std::min(s.draft_computed, s.num_computed);
     result.results.push_back(std::move(r));
   }
   return result;

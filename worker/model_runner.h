@@ -9,6 +9,18 @@
 // that does not fit (unknown sequence, block table too short, block id out
 // of the pool) is rejected with InvalidArgument and leaves state unchanged.
 //
+// Speculative decoding: a chunk with num_speculative_tokens = K scores its
+// last token and K draft tokens in the same ragged batch (K + 1 logit
+// rows). Drafts come from the plan (n-gram) or from the optional draft
+// model, run greedily K times (batched across sequences) on its own KV pool
+// indexed by the same block tables. Verification samples the target at
+// each position with the plain sampler's counter (output index) and keeps
+// drafts while they equal the target's sample: the drafts are a
+// deterministic proposal (q one-hot), for which "accept with p(x), else
+// resample from norm(max(0, p - q))" is exactly "sample from p, accept if
+// equal, else emit the sample". So every emitted token is the token the
+// target would have sampled without speculation, seed for seed.
+//
 // Thread safety: one owner thread.
 #ifndef LLM_WORKER_MODEL_RUNNER_H_
 #define LLM_WORKER_MODEL_RUNNER_H_
@@ -25,8 +37,9 @@ namespace llm {
 
 class ModelRunner {
  public:
-  // REQUIRES: model outlives the runner; its backend's KV cache allocated.
-  explicit ModelRunner(LlamaModel& model);
+  // REQUIRES: model (and draft) outlive the runner; their backends' KV
+  // caches allocated with the same num_blocks and block_size.
+  explicit ModelRunner(LlamaModel& model, LlamaModel* draft = nullptr);
 
   absl::StatusOr<StepResult> Execute(const StepPlan& plan);
 
@@ -44,15 +57,25 @@ class ModelRunner {
     SamplingParams params;
     uint64_t seed = 0;
     uint32_t sample_index = 0;
+    int32_t draft_computed = 0;   // tokens with KV in the draft's cache
   };
 
   absl::Status Validate(const StepPlan& plan) const;
+  absl::Status ValidateSpeculation(const ScheduledChunk& c) const;
+  // Greedy draft-model proposals for the chunks in `which` (indices into
+  // plan.chunks), written to drafts[index]. Block tables already extended.
+  absl::Status ProposeWithDraftModel(const StepPlan& plan,
+                                     const std::vector<size_t>& which,
+                                     std::vector<std::vector<int32_t>>& drafts);
 
   LlamaModel& model_;
+  LlamaModel* draft_;
   absl::flat_hash_map<SeqId, Sequence> seqs_;
   // Reused across steps to avoid per-step allocation.
   ForwardBatch batch_;
   std::vector<float> logits_;
+  ForwardBatch draft_batch_;
+  std::vector<float> draft_logits_;
 };
 
 }  // namespace llm

@@ -34,29 +34,6 @@ bool CpuHasAvx512() {
   return has;
 }
 
-// Grow-only, 64-byte aligned, per thread: no allocation on the steady-state
-// hot path.
-class Scratch {
- public:
-  ~Scratch() { Free(); }
-  uint8_t* Get(size_t bytes) {
-    if (bytes > cap_) {
-      Free();
-      cap_ = std::max(bytes, cap_ * 2);
-      buf_ = static_cast<uint8_t*>(::operator new(cap_, std::align_val_t{64}));
-    }
-    return buf_;
-  }
-
- private:
-  void Free() {
-    if (buf_ != nullptr) ::operator delete(buf_, std::align_val_t{64});
-    buf_ = nullptr;
-  }
-  uint8_t* buf_ = nullptr;
-  size_t cap_ = 0;
-};
-
 size_t AlignUp(size_t n) { return (n + 63) / 64 * 64; }
 
 // One matrix of a (shared) call.
@@ -87,7 +64,7 @@ void RunJobs(ThreadPool& pool, const Job* jobs, int n_jobs, const float* x, int 
   const size_t T = n_tokens;
   if (need_q8) bytes += AlignUp(T * cols) + 3 * AlignUp(T * (cols / 32) * 4);
   if (need_q8k) bytes += AlignUp(T * cols) + AlignUp(T * (cols / 256) * 4) + AlignUp(T * (cols / 256) * 64);
-  static thread_local Scratch scratch;
+  static thread_local internal::ScratchBuffer scratch;
   uint8_t* p = scratch.Get(bytes);
   if (need_q8) {
     auto& a = acts.q8;
@@ -162,6 +139,20 @@ constexpr int kMaxShared = 8;
 }  // namespace
 
 namespace internal {
+
+ScratchBuffer::~ScratchBuffer() {
+  if (buf_ != nullptr) ::operator delete(buf_, std::align_val_t{64});
+}
+
+uint8_t* ScratchBuffer::Get(size_t bytes) {
+  if (bytes > cap_) {
+    if (buf_ != nullptr) ::operator delete(buf_, std::align_val_t{64});
+    cap_ = std::max(bytes, cap_ * 2);
+    buf_ = static_cast<uint8_t*>(::operator new(cap_, std::align_val_t{64}));
+  }
+  return buf_;
+}
+
 ActsKind ActsKindFor(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:

@@ -15,8 +15,8 @@
 // interleaved layout of the same size that the AVX-512 kernels stream
 // without shuffles; packed and unpacked calls give bit-identical results.
 // Callers that care about decode speed should pack: at 1-8 tokens the
-// unpacked path transposes each 16-row group on the fly and reads 16 strided
-// streams, ~2x slower on Q4_1 and ~1.8x on the Q8_0 LM head (measured).
+// unpacked path transposes each 16-row group on the fly, which measured
+// ~1.8x slower on the Q8_0 LM head and up to 2x on cache-resident Q4_1.
 //
 // Thread safety: stateless apart from the test-only ISA override; each call
 // uses thread-local scratch. One MatMul per pool at a time (pool rule).

@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 
 #include "kernels/cpu/matmul_internal.h"
 
@@ -121,22 +120,14 @@ void GroupTokens(const uint8_t* grp, const Q8Acts& a, int t, int n_tokens, float
   }
 }
 
-// Grow-only aligned buffer for one packed group.
-uint8_t* GroupScratch(size_t bytes) {
-  static thread_local uint8_t* buf = nullptr;
-  static thread_local size_t cap = 0;
-  if (bytes > cap) {
-    if (buf != nullptr) ::operator delete(buf, std::align_val_t{64});
-    cap = bytes;
-    buf = static_cast<uint8_t*>(::operator new(cap, std::align_val_t{64}));
-  }
-  return buf;
-}
-
 void PackedRows(const RowsTask& task, const Acts& acts) {
   const WeightMatrix& w = *task.w;
   const int64_t nb = w.cols / 32;
-  uint8_t* scratch = task.packed == nullptr ? GroupScratch(PackedGroupBytes(w.type, nb)) : nullptr;
+  static thread_local ScratchBuffer group_scratch;  // one packed group
+  uint8_t* scratch = task.packed == nullptr ? group_scratch.Get(PackedGroupBytes(w.type, nb)) : nullptr;
+  static thread_local ScratchBuffer rows_scratch;  // raw rows of one group
+  const bool small_t = acts.n_tokens <= 4;
+  uint8_t* rows_copy = task.packed == nullptr && small_t ? rows_scratch.Get(kGroupRows * w.row_stride) : nullptr;
   // When this thread's rows fit in L2, tokens go in chunks whose
   // activations (~16 KiB) stay in L1 while every group passes over them;
   // otherwise (LM head) one pass, so the weights stream from memory once.
@@ -161,14 +152,18 @@ void PackedRows(const RowsTask& task, const Acts& acts) {
           }
         }
       } else {
-        // The next group's rows are one contiguous range: prefetching it
-        // into L2 turns 16 short strided streams into one sequential one.
-        if (r + kGroupRows < task.r1) {
-          const uint8_t* next = w.data + (r + kGroupRows) * w.row_stride;
-          const uint64_t len = std::min<int64_t>(kGroupRows, task.r1 - r - kGroupRows) * w.row_stride;
-          for (uint64_t o = 0; o < len; o += 64) _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T1);
+        // A full group's 16 rows are one contiguous range: copying it to L1
+        // first reads memory as one sequential stream (which the hardware
+        // prefetchers follow) instead of 16 strided ones, ~1.8x faster on
+        // DRAM-resident matrices at decode; the transpose then hits L1.
+        if (r + kGroupRows <= task.r1 && small_t) {
+          const size_t len = kGroupRows * w.row_stride;
+          std::memcpy(rows_copy, w.data + r * w.row_stride, len);
+          const WeightMatrix local{w.type, kGroupRows, w.cols, rows_copy, w.row_stride};
+          PackGroupAvx512(local, 0, scratch);
+        } else {
+          PackGroupAvx512(w, r, scratch);
         }
-        PackGroupAvx512(w, r, scratch);
         grp = scratch;
       }
       const int64_t n = std::min<int64_t>(kGroupRows, task.r1 - r);

@@ -17,6 +17,7 @@
 #ifndef LLM_KERNELS_CPU_MATMUL_INTERNAL_H_
 #define LLM_KERNELS_CPU_MATMUL_INTERNAL_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/ggml_types.h"
@@ -25,6 +26,21 @@
 namespace llm::kernels::internal {
 
 constexpr int kGroupRows = 16;
+
+// Grow-only, 64-byte aligned buffer for thread_local scratch: no allocation
+// on the steady-state hot path, freed when the thread exits.
+class ScratchBuffer {
+ public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  ~ScratchBuffer();
+  uint8_t* Get(size_t bytes);
+
+ private:
+  uint8_t* buf_ = nullptr;
+  size_t cap_ = 0;
+};
 
 // Q8 activations per 32-block, shared by the Q8_0 and Q8_1 partners (x86
 // llama.cpp quantises both identically: d = amax/127, q = round_even(x *

@@ -6,7 +6,11 @@ Writes
   tests/fixtures/model_golden_meta.json  how the goldens were produced
 
 Run manually (not in CI), with the pinned llama-cpp-python venv:
-  /opt/llamavenv/bin/python scripts/golden/make_model_goldens.py
+  /opt/llamavenv/bin/python scripts/golden/make_model_goldens.py \
+      [--threads 2] [--verify-threads N --verify-count 4]
+On a busy machine use --threads 1 (ggml's OpenMP spin-wait collapses when
+cores are oversubscribed) and --verify-threads 2 to prove the thread count
+does not change the results.
 
 Method (REFERENCE.md section 6): prompts are tokenized with
 tokenize(text, add_bos=False, special=True); chat prompts are rendered with the
@@ -29,6 +33,7 @@ Logits are rounded to 5 decimals (llama.cpp itself is only ~1e-3 accurate
 against a float reference, see REFERENCE.md 2.1).
 """
 
+import argparse
 import datetime
 import hashlib
 import json
@@ -216,7 +221,41 @@ def run_prompt(llm, text):
   return ids, greedy, prompt_top, step_tops, margins, stopped
 
 
+def verify_threads(threads, entries, lines):
+  """Re-runs entries with another thread count; exits on any difference."""
+  global MAX_NEW_TOKENS
+  saved, MAX_NEW_TOKENS = MAX_NEW_TOKENS, N_STEP_TOPS
+  llm = Llama(model_path=MODEL_PATH, n_ctx=N_CTX, logits_all=True,
+              n_threads=threads, n_threads_batch=threads, verbose=False,
+              seed=SEED, flash_attn=False)
+  names = []
+  for (name, _, text, _), line in zip(entries, lines):
+    want = json.loads(line)
+    ids, greedy, top, step_tops, _, _ = run_prompt(llm, text)
+    n = len(greedy)
+    if (ids != want["prompt_token_ids"] or
+        greedy != want["greedy_token_ids"][:n] or top != want["top_logits"] or
+        step_tops != want["step_top_logits"][:n]):
+      sys.exit(f"{name}: results differ with {threads} threads")
+    names.append(name)
+    print(f"verified {name} with {threads} threads", file=sys.stderr,
+          flush=True)
+  MAX_NEW_TOKENS = saved
+  return {"threads": threads, "steps": N_STEP_TOPS, "prompts": names,
+          "result": "identical token ids and top-20 logits"}
+
+
 def main():
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("--threads", type=int, default=N_THREADS,
+                  help="llama.cpp threads (results do not depend on it: each "
+                  "output element is one full-length dot product)")
+  ap.add_argument("--verify-threads", type=int, default=0,
+                  help="after writing, re-run the first --verify-count "
+                  "prompts (first 8 steps) with this many threads and check "
+                  "token ids and recorded logits are identical")
+  ap.add_argument("--verify-count", type=int, default=4)
+  args = ap.parse_args()
   if not os.path.exists(MODEL_PATH):
     sys.exit(f"model not found: {MODEL_PATH} (run scripts/fetch-model.sh)")
   digest = sha256_file(MODEL_PATH)
@@ -224,7 +263,8 @@ def main():
     sys.exit(f"model sha256 mismatch: {digest}")
 
   llm = Llama(model_path=MODEL_PATH, n_ctx=N_CTX, logits_all=True,
-              n_threads=N_THREADS, n_threads_batch=N_THREADS, verbose=False,
+              n_threads=args.threads, n_threads_batch=args.threads,
+              verbose=False,
               seed=SEED, flash_attn=False)
   vocab = llama_cpp.llama_model_get_vocab(llm.model)
   eog_set = [i for i in range(llm.n_vocab())
@@ -252,7 +292,7 @@ def main():
     print(f"{name:24s} prompt={len(ids):4d} gen={len(greedy):3d} "
           f"eog={stopped} min_margin={min(margins):.4f} "
           f"text={llm.detokenize(greedy).decode('utf-8', 'replace')[:60]!r}",
-          file=sys.stderr)
+          file=sys.stderr, flush=True)
 
   os.makedirs(os.path.dirname(OUT_JSONL), exist_ok=True)
   with open(OUT_JSONL, "w", encoding="utf-8") as f:
@@ -274,8 +314,8 @@ def main():
       "model_file": os.path.basename(MODEL_PATH),
       "model_sha256": digest,
       "n_ctx": N_CTX,
-      "n_threads": N_THREADS,
-      "n_threads_batch": N_THREADS,
+      "n_threads": args.threads,
+      "n_threads_batch": args.threads,
       "n_batch": llm.n_batch,
       "seed": SEED,
       "logits_all": True,
@@ -295,6 +335,15 @@ def main():
       "python": platform.python_version(),
       "n_prompts": len(lines),
   }
+  if args.threads != N_THREADS:
+    meta["n_threads_note"] = (
+        f"run with {args.threads} thread(s) instead of {N_THREADS}: on the "
+        "shared, oversubscribed dev machine ggml's OpenMP spin-wait made "
+        "multi-thread runs ~100x slower; results do not depend on the thread "
+        "count (see thread_invariance_check)")
+  if args.verify_threads:
+    meta["thread_invariance_check"] = verify_threads(
+        args.verify_threads, entries[:args.verify_count], lines)
   with open(OUT_META, "w", encoding="utf-8") as f:
     json.dump(meta, f, indent=2, ensure_ascii=False)
     f.write("\n")

@@ -113,7 +113,7 @@ TEST(ClusterErrorsTest, EveryMalformedFieldGetsInvalidArgumentNamingIt) {
   // A well-formed request still works afterwards.
   const GenerateResult ok = RunGenerate(*stub, TextRequest("Hello there", 4));
   EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
-  EXPECT_EQ(ok.samples[0].token_ids.size(), 4u);
+  EXPECT_EQ(ok.samples.at(0).token_ids.size(), 4u);
 }
 
 TEST(ClusterErrorsTest, FullAdmissionQueueGetsResourceExhausted) {
@@ -149,9 +149,11 @@ TEST(ClusterErrorsTest, FullAdmissionQueueGetsResourceExhausted) {
       ++exhausted;
     }
   }
-  // At least the running one and the queue's two complete; the rest of the
-  // burst cannot all have fitted.
-  EXPECT_GE(ok, 3);
+  // The queue's two places complete, and the running slot's one when the
+  // engine admitted it before the burst filled the queue; the rest of the
+  // burst cannot have fitted (64 tokens take far longer than the burst).
+  EXPECT_GE(ok, 2);
+  EXPECT_LE(ok, 3);
   EXPECT_GE(exhausted, 1);
   EXPECT_EQ(ok + exhausted, kClients);
   const std::string metrics = HttpGet((*cluster)->metrics_port());

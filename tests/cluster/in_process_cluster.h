@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -132,6 +133,29 @@ inline GenerateOutcome RunGenerate(v1::Inference::Stub& stub, const v1::Generate
   for (v1::GenerateResponse m; reader->Read(&m);) out.messages.push_back(m);
   out.status = reader->Finish();
   return out;
+}
+
+inline v1::GenerateRequest GreedyText(const std::string& text, int max_tokens) {
+  v1::GenerateRequest r;
+  r.set_text(text);
+  r.set_max_tokens(max_tokens);
+  r.mutable_sampling()->set_temperature(0);
+  return r;
+}
+
+// Polls GetModelInfo until `pred` holds or 20 s pass.
+template <typename Pred>
+bool WaitForInfo(v1::Inference::Stub& stub, Pred pred) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    grpc::ClientContext ctx;
+    v1::ModelInfo info;
+    if (stub.GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok() && pred(info)) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
 }
 
 // GET http://127.0.0.1:port/metrics; "" on failure.

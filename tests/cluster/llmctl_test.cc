@@ -61,7 +61,7 @@ class LlmctlTest : public ::testing::Test {
 TEST_F(LlmctlTest, GenerateStreamsTheTextThatJsonModeReports) {
   const std::string args =
       "generate --prompt 'The capital of France is' --max-tokens 10 --temperature 0 --ignore-eos";
-  const CommandResult json = RunCommand(Llmctl(args + " --json") + " 2>/dev/null");
+  const CommandResult json = RunCommand(Llmctl(args + " --json"));
   ASSERT_EQ(json.exit_code, 0) << json.output;
   const std::vector<nlohmann::json> objs = JsonLines(json.output);
   ASSERT_EQ(objs.size(), 1u) << json.output;
@@ -73,9 +73,14 @@ TEST_F(LlmctlTest, GenerateStreamsTheTextThatJsonModeReports) {
   const std::string text = objs[0]["text"];
   ASSERT_FALSE(text.empty());
 
-  const CommandResult streamed = RunCommand(Llmctl(args) + " 2>/dev/null");
+  // The text on stdout, then a summary line on stderr (RunCommand merges
+  // them in that order: the summary is written after the text is flushed).
+  const CommandResult streamed = RunCommand(Llmctl(args));
   ASSERT_EQ(streamed.exit_code, 0) << streamed.output;
-  EXPECT_EQ(streamed.output, text + "\n");
+  EXPECT_EQ(streamed.output,
+            text + "\n[finish_reason=length prompt_tokens=" +
+                std::to_string(objs[0]["usage"]["prompt_tokens"].get<int>()) +
+                " completion_tokens=10 cached_tokens=0]\n");
 }
 
 TEST_F(LlmctlTest, SeveralSamplesPrintOneJsonObjectEach) {

@@ -40,7 +40,10 @@ TEST(PythonClientTest, StreamsTheSameGreedyTokensAsTheCppClient) {
   const CommandResult py = RunCommand(ClientCommand(
       server, "--prompt 'The capital of France is' --max-tokens 12 --temperature 0 --json"));
   ASSERT_EQ(py.exit_code, 0) << py.output;
-  const nlohmann::json j = nlohmann::json::parse(py.output.substr(py.output.rfind('{')));
+  // The JSON object is the last line.
+  const std::string last = py.output.substr(py.output.rfind('\n', py.output.size() - 2) + 1);
+  const nlohmann::json j = nlohmann::json::parse(last, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << py.output;
 
   auto stub = MakeStub(server);
   const GenerateResult cpp = RunGenerate(*stub, TextRequest("The capital of France is", 12));
@@ -83,22 +86,22 @@ TEST(PythonClientTest, ResourceExhaustedIsRetriedWithBackoff) {
   auto stub = MakeStub(server);
   std::vector<GenerateResult> load(2);
   std::vector<std::thread> threads;
+  // One at a time, so the second does not find the first still queued.
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       v1::GenerateRequest req = TextRequest(absl::StrCat("Tell a long story ", i), 4000);
       req.set_ignore_eos(true);
       load[i] = RunGenerate(*stub, req, -1, std::chrono::seconds(8));
     });
-  }
-  // Wait until both are in (one running, one waiting).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    const v1::ModelInfo info = GetInfo(*stub);
-    if (info.worker_groups_size() > 0 && info.worker_groups(0).num_running() +
-                                                 info.worker_groups(0).num_waiting() >= 2) {
-      break;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const v1::ModelInfo info = GetInfo(*stub);
+      const bool in = info.worker_groups_size() > 0 &&
+                      (i == 0 ? info.worker_groups(0).num_running() >= 1
+                              : info.worker_groups(0).num_waiting() >= 1);
+      if (in) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const CommandResult no_retry = RunCommand(
       ClientCommand(server, "--prompt hi --max-tokens 4 --temperature 0 --retries 0"));

@@ -27,7 +27,6 @@ class ClusterStreamingTest : public ::testing::Test {
     skip_reason_ = new std::string(ClusterSkipReason());
     if (!skip_reason_->empty()) return;
     ClusterOptions o;
-    o.worker_threads = 2;
     absl::StatusOr<std::unique_ptr<LocalCluster>> c = LocalCluster::Start(o);
     if (!c.ok()) {
       start_error_ = new std::string(c.status().ToString());
@@ -99,7 +98,7 @@ TEST_F(ClusterStreamingTest, GreedyResultsOf64ConcurrentClientsEqualOfflineGener
   }
   const std::string offline_file = cluster_->log_dir() + "/offline.jsonl";
   const std::string cmd = absl::StrCat(BinPath("llm-generate"), " --model ", ModelPath(),
-                                       " --threads 2 --temperature 0 --max-tokens ", kMaxTokens,
+                                       " --threads 1 --temperature 0 --max-tokens ", kMaxTokens,
                                        " --json --prompts-file ", prompts_file, " > ",
                                        offline_file, " 2>&1");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFile(offline_file);

@@ -24,6 +24,14 @@ namespace {
 namespace pb = ::llm::worker::v1;
 using Stream = grpc::ClientReaderWriter<pb::StepPlan, pb::StepResult>;
 
+ScheduledChunk Chunk(SeqId id, int32_t num_tokens) {
+  ScheduledChunk c;
+  c.seq_id = id;
+  c.num_tokens = num_tokens;
+  c.sample = true;
+  return c;
+}
+
 class WorkerServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -58,7 +66,7 @@ class WorkerServiceTest : public ::testing::Test {
     s.params.temperature = 0.0f;
     s.block_table = {0, 1};
     plan.new_sequences.push_back(s);
-    plan.chunks.push_back(ScheduledChunk{id, static_cast<int32_t>(prompt.size()), {}, true});
+    plan.chunks.push_back(Chunk(id, static_cast<int32_t>(prompt.size())));
     return plan;
   }
 
@@ -120,7 +128,7 @@ TEST_F(WorkerServiceTest, PlansOverOneStreamGiveTheInProcessEngineTokens) {
   for (int i = 1; i < 3; ++i) {
     StepPlan decode;
     decode.step_id = 7 + i;
-    decode.chunks.push_back(ScheduledChunk{1, 1, {}, true});
+    decode.chunks.push_back(Chunk(1, 1));
     r = Send(*stream, decode);
     ASSERT_EQ(r.results_size(), 1) << r.status().message();
     EXPECT_EQ(r.results(0).tokens(0).token(), expected[0].tokens[i]) << "token " << i;
@@ -143,7 +151,7 @@ TEST_F(WorkerServiceTest, BadPlanIsInvalidArgumentAndTheStreamKeepsWorking) {
   std::unique_ptr<Stream> stream = stub_->Execute(&ctx);
   StepPlan bad;
   bad.step_id = 1;
-  bad.chunks.push_back(ScheduledChunk{/*seq_id=*/999, 1, {}, true});  // unknown
+  bad.chunks.push_back(Chunk(/*seq_id=*/999, 1));  // unknown
   pb::StepResult r = Send(*stream, bad);
   EXPECT_EQ(r.status().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_FALSE(r.status().message().empty());

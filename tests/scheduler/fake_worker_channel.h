@@ -2,7 +2,9 @@
 // tests. It mirrors the worker's per-sequence state to check that plans are
 // consistent deltas (known sequences, block tables long enough, no block
 // owned twice), and samples token = f(seq_id, output index) unless a script
-// says otherwise.
+// says otherwise. Speculative chunks are verified like a real target would:
+// drafts (the scheduler's, or draft_token(seq, index) standing in for a
+// draft model) are accepted while they equal the target's token.
 #ifndef LLM_TESTS_SCHEDULER_FAKE_WORKER_CHANNEL_H_
 #define LLM_TESTS_SCHEDULER_FAKE_WORKER_CHANNEL_H_
 
@@ -59,7 +61,12 @@ class FakeWorkerChannel : public WorkerChannel {
       State& st = it->second;
       for (const auto& [index, block] : c.replaced_blocks) st.blocks.at(index) = block;
       st.blocks.insert(st.blocks.end(), c.new_blocks.begin(), c.new_blocks.end());
-      for (int p = st.computed; p < st.computed + c.num_tokens; ++p) {
+      const int k = c.num_speculative_tokens;
+      if (k < 0 || (k > 0 && !c.sample) ||
+          (!c.draft_tokens.empty() && static_cast<int>(c.draft_tokens.size()) != k)) {
+        return absl::InternalError("malformed speculative chunk");
+      }
+      for (int p = st.computed; p < st.computed + c.num_tokens + k; ++p) {
         if (p / block_size_ < static_cast<int>(st.blocks.size())) {
           written.push_back(st.blocks[p / block_size_]);
         }
@@ -68,21 +75,37 @@ class FakeWorkerChannel : public WorkerChannel {
       if (st.computed > static_cast<int>(st.tokens.size())) {
         return absl::InternalError("computing unknown tokens");
       }
-      if (static_cast<int>(st.blocks.size()) * block_size_ < st.computed) {
+      if (static_cast<int>(st.blocks.size()) * block_size_ < st.computed + k) {
         return absl::InternalError(absl::StrFormat(
-            "seq %d: %d blocks cannot hold %d tokens", c.seq_id, st.blocks.size(), st.computed));
+            "seq %d: %d blocks cannot hold %d tokens", c.seq_id, st.blocks.size(),
+            st.computed + k));
+      }
+      if (st.computed + k > context_length_) {
+        return absl::InternalError("speculation beyond the context");
       }
       chunk_sizes.push_back(c.num_tokens);
+      spec_sizes.push_back(k);
       if (c.sample) {
-        const int index = static_cast<int>(st.tokens.size()) - st.num_prompt;
-        const int32_t tok = next_token ? next_token(c.seq_id, index)
-                                       : static_cast<int32_t>(3 + (c.seq_id * 31 + index) % 500);
-        st.tokens.push_back(tok);
         SequenceResult r;
         r.seq_id = c.seq_id;
-        SampledToken t;
-        t.token = tok;
-        r.tokens.push_back(t);
+        r.num_proposed = k;
+        for (int i = 0; i <= k; ++i) {
+          const int index = static_cast<int>(st.tokens.size()) - st.num_prompt;
+          const int32_t tok = Target(c.seq_id, index);
+          SampledToken t;
+          t.token = tok;
+          r.tokens.push_back(t);
+          st.tokens.push_back(tok);
+          if (i == k) break;
+          const int32_t draft = c.draft_tokens.empty()
+                                    ? (draft_token ? draft_token(c.seq_id, index) : tok)
+                                    : c.draft_tokens[i];
+          if (draft != tok) break;
+          ++r.num_accepted;
+        }
+        st.computed += r.num_accepted;
+        proposed += r.num_proposed;
+        accepted += r.num_accepted;
         result.results.push_back(r);
       }
     }
@@ -103,9 +126,17 @@ class FakeWorkerChannel : public WorkerChannel {
   }
 
   int num_live_sequences() const { return static_cast<int>(seqs_.size()); }
+  int32_t Target(SeqId id, int index) const {
+    return next_token ? next_token(id, index)
+                      : static_cast<int32_t>(3 + (id * 31 + index) % 500);
+  }
 
   std::vector<StepPlan> plans;
   std::vector<int> chunk_sizes;
+  std::vector<int> spec_sizes;  // num_speculative_tokens per chunk
+  int64_t proposed = 0, accepted = 0;
+  // Draft-model stand-in for chunks without draft_tokens; unset: always right.
+  std::function<int32_t(SeqId, int)> draft_token;
   size_t copies = 0;
   std::function<int32_t(SeqId, int)> next_token;
   bool fail_next = false;

@@ -77,6 +77,28 @@ TEST_F(LlmGenerateTest, SameSeedReproducesSampledText) {
   EXPECT_NE(a.output, c.output);
 }
 
+TEST_F(LlmGenerateTest, NgramSpeculationKeepsTextAndReportsDraftCounts) {
+  const std::string prompt =
+      "--prompt 'Repeat: one two three four five six. one two three four five six. one two'";
+  auto plain = RunCommand(Generate(prompt + " --max-tokens 24 --ignore-eos --json"));
+  auto spec = RunCommand(Generate(prompt + " --max-tokens 24 --ignore-eos --json "
+                                  "--draft ngram --num-speculative-tokens 3"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  ASSERT_EQ(spec.exit_code, 0) << spec.output;
+  auto a = nlohmann::json::parse(plain.output.substr(0, plain.output.find('\n')));
+  auto b = nlohmann::json::parse(spec.output.substr(0, spec.output.find('\n')));
+  EXPECT_EQ(b["token_ids"], a["token_ids"]);
+  EXPECT_FALSE(a.contains("proposed_draft_tokens"));
+  EXPECT_GT(b["proposed_draft_tokens"].get<int>(), 0);
+  EXPECT_GE(b["proposed_draft_tokens"].get<int>(), b["accepted_draft_tokens"].get<int>());
+}
+
+TEST_F(LlmGenerateTest, DraftModeWithoutDraftModelIsAClearError) {
+  auto r = RunCommand(Generate("--prompt hi --draft model"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--draft-model"), std::string::npos) << r.output;
+}
+
 TEST_F(LlmGenerateTest, EmptyPromptIsAClearError) {
   auto r = RunCommand(Generate("--prompt ''"));
   EXPECT_NE(r.exit_code, 0);

@@ -44,6 +44,11 @@ struct Flags {
   int max_num_seqs = 64;
   int max_batched_tokens = 2048;
   bool json = false;
+  std::string draft_model;
+  std::string draft;  // "", "ngram", "model"
+  int num_speculative_tokens = -1;  // -1: 5 when a draft source is given
+  bool spec_adaptive = false;
+  bool print_stats = false;
 };
 
 struct Completion {
@@ -52,7 +57,10 @@ struct Completion {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> token_ids;
   std::vector<float> logprobs;
+  std::vector<std::vector<llm::TokenLogprob>> top_logprobs;
   std::string finish_reason;
+  int proposed_draft_tokens = 0;
+  int accepted_draft_tokens = 0;
 };
 
 int Fail(const absl::Status& status) {
@@ -94,6 +102,17 @@ int Run(const Flags& f) {
   wopts.threads = f.threads;
   wopts.kv_cache_bytes = f.kv_cache_bytes;
   wopts.backend = "cpu";
+  wopts.draft_model_path = f.draft_model;
+  if (!f.draft.empty() && f.draft != "ngram" && f.draft != "model" && f.draft != "none") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrFormat("--draft must be ngram, model or none, got '%s'", f.draft)));
+  }
+  if (f.draft == "model" && f.draft_model.empty()) {
+    return Fail(absl::InvalidArgumentError("--draft model needs --draft-model PATH"));
+  }
+  if (f.draft == "ngram" && !f.draft_model.empty()) {
+    return Fail(absl::InvalidArgumentError("give --draft ngram or --draft-model, not both"));
+  }
   absl::StatusOr<std::unique_ptr<llm::LocalWorker>> worker =
       llm::LocalWorker::Create(wopts);
   if (!worker.ok()) return Fail(worker.status());
@@ -106,6 +125,16 @@ int Run(const Flags& f) {
   eopts.max_num_seqs = f.max_num_seqs;
   eopts.max_batched_tokens = f.max_batched_tokens;
   eopts.eog_token_ids = (*tok)->end_of_generation_ids();
+  if (f.draft == "ngram") {
+    eopts.speculative.source = llm::DraftSource::kNgram;
+  } else if (!f.draft_model.empty() && f.draft != "none") {
+    eopts.speculative.source = llm::DraftSource::kDraftModel;
+  }
+  if (eopts.speculative.source != llm::DraftSource::kNone) {
+    eopts.speculative.num_speculative_tokens =
+        f.num_speculative_tokens >= 0 ? f.num_speculative_tokens : 5;
+    eopts.speculative.adaptive = f.spec_adaptive;
+  }
   absl::StatusOr<std::unique_ptr<llm::Engine>> engine =
       llm::Engine::Create(eopts, channel);
   if (!engine.ok()) return Fail(engine.status());
@@ -148,8 +177,11 @@ int Run(const Flags& f) {
       for (const llm::SampledToken& t : u.new_tokens) {
         c.token_ids.push_back(t.token);
         c.logprobs.push_back(t.logprob);
+        c.top_logprobs.push_back(t.top);
         if (stream) std::cout << detok.Append(t.token) << std::flush;
       }
+      c.proposed_draft_tokens += u.num_proposed_draft_tokens;
+      c.accepted_draft_tokens += u.num_accepted_draft_tokens;
       if (u.finish_reason != llm::FinishReason::kNone) {
         c.finish_reason = llm::FinishReasonName(u.finish_reason);
       }
@@ -160,6 +192,18 @@ int Run(const Flags& f) {
   }
   while ((*engine)->HasWork()) {
     if (absl::Status s = (*engine)->Step(); !s.ok()) return Fail(s);
+  }
+  if (f.print_stats) {
+    const llm::EngineStats& st = (*engine)->stats();
+    nlohmann::json j;
+    j["steps"] = st.steps;
+    j["preemptions"] = st.preemptions;
+    j["prompt_tokens"] = st.prompt_tokens;
+    j["generated_tokens"] = st.generated_tokens;
+    j["spec_verifications"] = st.spec_verifications;
+    j["spec_proposed_tokens"] = st.spec_proposed_tokens;
+    j["spec_accepted_tokens"] = st.spec_accepted_tokens;
+    std::cerr << j.dump() << "\n";
   }
   if (stream) {
     std::cout << detok.Flush() << std::endl;
@@ -177,7 +221,20 @@ int Run(const Flags& f) {
       j["token_ids"] = c.token_ids;
       j["text"] = text;
       j["finish_reason"] = c.finish_reason;
-      if (f.logprobs > 0) j["logprobs"] = c.logprobs;
+      if (f.logprobs > 0) {
+        j["logprobs"] = c.logprobs;
+        nlohmann::json tops = nlohmann::json::array();
+        for (const auto& step : c.top_logprobs) {
+          nlohmann::json row = nlohmann::json::array();
+          for (const auto& t : step) row.push_back({t.token, t.logprob});
+          tops.push_back(row);
+        }
+        j["top_logprobs"] = tops;
+      }
+      if (eopts.speculative.source != llm::DraftSource::kNone) {
+        j["proposed_draft_tokens"] = c.proposed_draft_tokens;
+        j["accepted_draft_tokens"] = c.accepted_draft_tokens;
+      }
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                 << "\n";
     } else {
@@ -209,13 +266,22 @@ int main(int argc, char** argv) {
   app.add_option("--frequency-penalty", f.frequency_penalty)->capture_default_str();
   app.add_option("--seed", f.seed, "Seed (same seed, same text); -1 = random")->capture_default_str();
   app.add_option("--n", f.n, "Completions per prompt")->capture_default_str();
-  app.add_option("--logprobs", f.logprobs, "Report the chosen tokens' logprobs (JSON)")->capture_default_str();
+  app.add_option("--logprobs", f.logprobs, "Report each token's logprob and the N most likely alternatives (JSON)")->capture_default_str();
   app.add_flag("--ignore-eos", f.ignore_eos, "Do not stop at end-of-generation tokens");
   app.add_option("--threads", f.threads, "CPU threads (0 = all cores)")->capture_default_str();
   app.add_option("--kv-cache-bytes", f.kv_cache_bytes, "KV pool bytes (0 = 256 MiB)")->capture_default_str();
   app.add_option("--max-num-seqs", f.max_num_seqs, "Sequences per step")->capture_default_str();
   app.add_option("--max-batched-tokens", f.max_batched_tokens, "Tokens per step")->capture_default_str();
   app.add_flag("--json", f.json, "One JSON object per completion per line");
+  app.add_option("--draft-model", f.draft_model,
+                 "Draft GGUF (same vocabulary) for speculative decoding");
+  app.add_option("--draft", f.draft,
+                 "Draft source: ngram (prompt lookup), model (--draft-model) or none");
+  app.add_option("--num-speculative-tokens", f.num_speculative_tokens,
+                 "Draft tokens verified per step (default 5 with a draft source)");
+  app.add_flag("--spec-adaptive", f.spec_adaptive,
+               "Per sequence, next K = accepted + 1 (capped at K)");
+  app.add_flag("--print-stats", f.print_stats, "Engine statistics as JSON on stderr");
   CLI11_PARSE(app, argc, argv);
   return Run(f);
 }

@@ -31,7 +31,7 @@ struct GenerateOptions {
   std::string prompt;
   // Send the prompt as one user chat message (server-side chat template).
   bool chat = false;
-  // Comma-free list of prompt token ids instead of text (--prompt-ids).
+  // Prompt token ids instead of text (--prompt-ids 1,2,3), sent as they are.
   std::vector<int32_t> prompt_ids;
   bool use_prompt_ids = false;
   std::optional<int32_t> max_tokens;

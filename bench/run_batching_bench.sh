@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Continuous vs static batching through the cluster, and the cost of the
+# gRPC hop, in ONE run on ONE machine; writes docs/perf/batching.md.
+#
+#  1. The local cluster (deploy/local/start-cluster.sh: one llm-worker, the
+#     llm-scheduler) with --batching=continuous, then --batching=static, the
+#     same --max-num-seqs; llm-bench sends the same workload to each
+#     (default 200 requests, prompts 32:512 tokens, outputs 16:256 tokens,
+#     closed loop at concurrency 32, ignore_eos so lengths are exact).
+#  2. The gRPC hop: one workload at concurrency 1 through the in-process
+#     path (llm-bench --in-process: engine + local worker in one process, as
+#     llm-generate) and through the cluster (continuous).
+#
+# Usage: bench/run_batching_bench.sh
+# Env overrides: BUILD_DIR [build], MODEL, THREADS (worker threads) [1],
+#   NUM_REQUESTS [200], INPUT_LEN [32:512], OUTPUT_LEN [16:256],
+#   CONCURRENCY [32], MAX_NUM_SEQS [32], MAX_BATCHED_TOKENS [2048],
+#   HOP_REQUESTS [16], HOP_INPUT_LEN [128], HOP_OUTPUT_LEN [128], SEED [1],
+#   PORT [53051], METRICS_PORT [19190], OUT [docs/perf/batching.md].
+# THREADS defaults to 1: the CPU backend's spinning thread pool degrades
+# badly when its threads share the 2 cores with other busy processes (here:
+# llm-scheduler and llm-bench), and both paths get the same setting.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+BUILD_DIR=${BUILD_DIR:-build}
+BIN="$BUILD_DIR/bin"
+MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+THREADS=${THREADS:-1}
+NUM_REQUESTS=${NUM_REQUESTS:-200}
+INPUT_LEN=${INPUT_LEN:-32:512}
+OUTPUT_LEN=${OUTPUT_LEN:-16:256}
+CONCURRENCY=${CONCURRENCY:-32}
+MAX_NUM_SEQS=${MAX_NUM_SEQS:-32}
+MAX_BATCHED_TOKENS=${MAX_BATCHED_TOKENS:-2048}
+HOP_REQUESTS=${HOP_REQUESTS:-16}
+HOP_INPUT_LEN=${HOP_INPUT_LEN:-128}
+HOP_OUTPUT_LEN=${HOP_OUTPUT_LEN:-128}
+SEED=${SEED:-1}
+PORT=${PORT:-53051}
+METRICS_PORT=${METRICS_PORT:-19190}
+OUT=${OUT:-docs/perf/batching.md}
+WORK=$(mktemp -d /tmp/llm-batching-bench-XXXXXX)
+
+die() { echo "run_batching_bench: $*" >&2; exit 1; }
+for b in llm-worker llm-scheduler llmctl llm-bench; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b not built"
+done
+[ -f "$MODEL" ] || die "model $MODEL not found"
+
+cluster_pids=""
+stop_cluster() {
+  [ -n "$cluster_pids" ] || return 0
+  # Scheduler (last line) first so it drains, then the workers.
+  for pid in $(tac <<<"$cluster_pids"); do
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  done
+  cluster_pids=""
+}
+trap stop_cluster EXIT
+
+# start_cluster BATCHING: a detached local cluster on $PORT.
+start_cluster() {
+  LLM_BIN_DIR="$BIN" LLM_MODEL="$MODEL" LOG_DIR="$WORK/cluster-$1" \
+    deploy/local/start-cluster.sh --detach --port "$PORT" --metrics-port "$METRICS_PORT" \
+    --threads "$THREADS" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
+    --max-batched-tokens "$MAX_BATCHED_TOKENS" --max-queue 4096 >"$WORK/start-$1.log" 2>&1 ||
+    { cat "$WORK/start-$1.log"; die "cluster ($1) did not start"; }
+  cluster_pids=$(cat "$WORK/cluster-$1/pids")
+}
+
+BENCH_ARGS=(--num-requests "$NUM_REQUESTS" --concurrency "$CONCURRENCY"
+            --input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --seed "$SEED" --json)
+HOP_ARGS=(--num-requests "$HOP_REQUESTS" --concurrency 1 --input-len "$HOP_INPUT_LEN"
+          --output-len "$HOP_OUTPUT_LEN" --seed "$SEED" --json)
+
+for mode in continuous static; do
+  echo "run_batching_bench: $mode batching, $NUM_REQUESTS requests..." >&2
+  start_cluster "$mode"
+  "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${BENCH_ARGS[@]}" >"$WORK/$mode.json"
+  if [ "$mode" = continuous ]; then
+    echo "run_batching_bench: gRPC hop, cluster path..." >&2
+    "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" >"$WORK/hop-grpc.json"
+  fi
+  stop_cluster
+done
+echo "run_batching_bench: gRPC hop, in-process path..." >&2
+"$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
+  --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
+  "${HOP_ARGS[@]}" >"$WORK/hop-inprocess.json"
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+cores=$(nproc)
+mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet 2>/dev/null || commit="$commit (with uncommitted changes)"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+
+python3 - "$WORK" "$OUT" <<PY
+import json, sys
+work, out = sys.argv[1], sys.argv[2]
+def load(name):
+    with open(f"{work}/{name}.json") as f:
+        return json.load(f)
+cont, stat = load("continuous"), load("static")
+hop_g, hop_i = load("hop-grpc"), load("hop-inprocess")
+def row(name, r):
+    return (f"| {name} | {r['completed']}/{r['num_requests']} | {r['requests_per_s']:.2f} | "
+            f"{r['output_tokens_per_s']:.1f} | {r['ttft_ms']['p50']:.0f} / {r['ttft_ms']['p90']:.0f} / "
+            f"{r['ttft_ms']['p99']:.0f} | {r['itl_ms']['p50']:.1f} / {r['itl_ms']['p90']:.1f} / "
+            f"{r['itl_ms']['p99']:.1f} | {r['e2e_ms']['p50']:.0f} / {r['e2e_ms']['p90']:.0f} / "
+            f"{r['e2e_ms']['p99']:.0f} |")
+head = ("| run | completed | requests/s | output tokens/s | TTFT ms p50 / p90 / p99 | "
+        "ITL ms p50 / p90 / p99 | e2e ms p50 / p90 / p99 |\n|---|---|---|---|---|---|---|")
+ratio = cont["output_tokens_per_s"] / max(stat["output_tokens_per_s"], 1e-9)
+ttft_ratio = stat["ttft_ms"]["p50"] / max(cont["ttft_ms"]["p50"], 1e-9)
+loss = 1 - hop_g["output_tokens_per_s"] / max(hop_i["output_tokens_per_s"], 1e-9)
+text = f"""# Continuous vs static batching, and the gRPC hop
+
+Produced by \`bench/run_batching_bench.sh\` in one run on one machine; do not
+edit by hand (rerun the script).
+
+- machine: $cpu, $cores cores, $mem; load average at the end: $load
+  (the machine was shared with other work: compare rows of this file with
+  each other, not with other files)
+- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; build: Release (-O3)
+- model: \`$MODEL\`; one llm-worker (\`--threads $THREADS\`) and llm-scheduler
+  on loopback, \`--max-num-seqs $MAX_NUM_SEQS --max-batched-tokens $MAX_BATCHED_TOKENS\`
+
+## Batching policy
+
+Workload: $NUM_REQUESTS requests, prompt lengths uniform $INPUT_LEN tokens
+(random token ids), output lengths uniform $OUTPUT_LEN tokens (ignore_eos),
+greedy, closed loop at concurrency $CONCURRENCY, seed $SEED.
+
+\`\`\`sh
+deploy/local/start-cluster.sh --threads $THREADS -- --batching continuous --max-num-seqs $MAX_NUM_SEQS
+llm-bench --server 127.0.0.1:50051 --num-requests $NUM_REQUESTS --concurrency $CONCURRENCY \\\\
+  --input-len $INPUT_LEN --output-len $OUTPUT_LEN --seed $SEED --json
+# then the same with --batching static
+\`\`\`
+
+{head}
+{row("continuous", cont)}
+{row("static", stat)}
+
+Continuous / static output tokens/s: **{ratio:.2f}x** (target >= 2x); static /
+continuous median TTFT: **{ttft_ratio:.2f}x** (target > 1x).
+
+## The gRPC hop
+
+Workload: $HOP_REQUESTS requests, prompts $HOP_INPUT_LEN tokens, outputs
+$HOP_OUTPUT_LEN tokens, concurrency 1 (one request at a time), greedy.
+
+\`\`\`sh
+llm-bench --in-process --model $MODEL --threads $THREADS --num-requests $HOP_REQUESTS \\\\
+  --concurrency 1 --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed $SEED --json
+llm-bench --server 127.0.0.1:50051 --num-requests $HOP_REQUESTS --concurrency 1 \\\\
+  --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed $SEED --json
+\`\`\`
+
+{head}
+{row("in-process (engine + local worker)", hop_i)}
+{row("cluster (llm-bench -> llm-scheduler -> llm-worker)", hop_g)}
+
+Throughput loss through the gRPC hop: **{loss * 100:.1f}%** (target < 5%).
+
+Raw llm-bench reports: continuous \`{json.dumps(cont)}\`
+
+static \`{json.dumps(stat)}\`
+
+hop in-process \`{json.dumps(hop_i)}\`
+
+hop cluster \`{json.dumps(hop_g)}\`
+"""
+with open(out, "w") as f:
+    f.write(text)
+print(text)
+PY
+echo "run_batching_bench: wrote $OUT" >&2

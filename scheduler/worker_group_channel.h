@@ -1,0 +1,39 @@
+// File: scheduler/worker_group_channel.h
+//
+// WorkerGroupChannel: one worker group of several tensor-parallel ranks
+// behind the WorkerChannel interface. Every plan goes to every rank (each
+// holds its shard of the weights and KV pool; the ranks all-reduce among
+// themselves), concurrently; rank 0's result is the group's, and the other
+// ranks must have sampled the same tokens (they sample from the same
+// all-reduced logits with the same seeds) or the step is Internal. Describe
+// requires the ranks to agree on block size, context and vocabulary, and
+// reports the smallest pool.
+//
+// Thread safety: one caller at a time, as WorkerChannel says.
+#ifndef LLM_SCHEDULER_WORKER_GROUP_CHANNEL_H_
+#define LLM_SCHEDULER_WORKER_GROUP_CHANNEL_H_
+
+#include <memory>
+#include <vector>
+
+#include "common/worker_channel.h"
+
+namespace llm {
+
+class WorkerGroupChannel final : public WorkerChannel {
+ public:
+  // REQUIRES: ranks non-empty.
+  explicit WorkerGroupChannel(std::vector<std::unique_ptr<WorkerChannel>> ranks);
+
+  absl::StatusOr<WorkerDescription> Describe() override;
+  absl::StatusOr<StepResult> Execute(const StepPlan& plan) override;
+
+  int num_ranks() const { return static_cast<int>(ranks_.size()); }
+
+ private:
+  std::vector<std::unique_ptr<WorkerChannel>> ranks_;
+};
+
+}  // namespace llm
+
+#endif  // LLM_SCHEDULER_WORKER_GROUP_CHANNEL_H_
