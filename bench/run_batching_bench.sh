@@ -16,7 +16,9 @@
 #   NUM_REQUESTS [200], INPUT_LEN [32:512], OUTPUT_LEN [16:256],
 #   CONCURRENCY [32], MAX_NUM_SEQS [32], MAX_BATCHED_TOKENS [2048],
 #   HOP_REQUESTS [16], HOP_INPUT_LEN [128], HOP_OUTPUT_LEN [128], SEED [1],
-#   PORT [53051], METRICS_PORT [19190], OUT [docs/perf/batching.md].
+#   KV_CACHE_BYTES per worker [805306368: 768 MiB, room for 32 x (512 + 256)
+#   tokens, so neither policy preempts], PORT [53051], METRICS_PORT [19190],
+#   OUT [docs/perf/batching.md].
 # THREADS defaults to 1: the CPU backend's spinning thread pool degrades
 # badly when its threads share the 2 cores with other busy processes (here:
 # llm-scheduler and llm-bench), and both paths get the same setting.
@@ -37,6 +39,7 @@ HOP_REQUESTS=${HOP_REQUESTS:-16}
 HOP_INPUT_LEN=${HOP_INPUT_LEN:-128}
 HOP_OUTPUT_LEN=${HOP_OUTPUT_LEN:-128}
 SEED=${SEED:-1}
+KV_CACHE_BYTES=${KV_CACHE_BYTES:-805306368}
 PORT=${PORT:-53051}
 METRICS_PORT=${METRICS_PORT:-19190}
 OUT=${OUT:-docs/perf/batching.md}
@@ -64,7 +67,7 @@ trap stop_cluster EXIT
 start_cluster() {
   LLM_BIN_DIR="$BIN" LLM_MODEL="$MODEL" LOG_DIR="$WORK/cluster-$1" \
     deploy/local/start-cluster.sh --detach --port "$PORT" --metrics-port "$METRICS_PORT" \
-    --threads "$THREADS" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
+    --threads "$THREADS" --kv-cache-bytes "$KV_CACHE_BYTES" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
     --max-batched-tokens "$MAX_BATCHED_TOKENS" --max-queue 4096 >"$WORK/start-$1.log" 2>&1 ||
     { cat "$WORK/start-$1.log"; die "cluster ($1) did not start"; }
   cluster_pids=$(cat "$WORK/cluster-$1/pids")
@@ -79,6 +82,8 @@ for mode in continuous static; do
   echo "run_batching_bench: $mode batching, $NUM_REQUESTS requests..." >&2
   start_cluster "$mode"
   "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${BENCH_ARGS[@]}" >"$WORK/$mode.json"
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '/^llm_preemptions_total/ {print $2}' >"$WORK/$mode.preemptions" || true
   if [ "$mode" = continuous ]; then
     echo "run_batching_bench: gRPC hop, cluster path..." >&2
     "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" >"$WORK/hop-grpc.json"
@@ -88,7 +93,7 @@ done
 echo "run_batching_bench: gRPC hop, in-process path..." >&2
 "$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
   --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
-  "${HOP_ARGS[@]}" >"$WORK/hop-inprocess.json"
+  --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" >"$WORK/hop-inprocess.json"
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 cores=$(nproc)
@@ -105,6 +110,12 @@ def load(name):
         return json.load(f)
 cont, stat = load("continuous"), load("static")
 hop_g, hop_i = load("hop-grpc"), load("hop-inprocess")
+def preemptions(mode):
+    try:
+        with open(f"{work}/{mode}.preemptions") as f:
+            return f.read().strip() or "n/a"
+    except OSError:
+        return "n/a"
 def row(name, r):
     return (f"| {name} | {r['completed']}/{r['num_requests']} | {r['requests_per_s']:.2f} | "
             f"{r['output_tokens_per_s']:.1f} | {r['ttft_ms']['p50']:.0f} / {r['ttft_ms']['p90']:.0f} / "
@@ -126,7 +137,8 @@ edit by hand (rerun the script).
   each other, not with other files)
 - date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; build: Release (-O3)
 - model: \`$MODEL\`; one llm-worker (\`--threads $THREADS\`) and llm-scheduler
-  on loopback, \`--max-num-seqs $MAX_NUM_SEQS --max-batched-tokens $MAX_BATCHED_TOKENS\`
+  on loopback, \`--max-num-seqs $MAX_NUM_SEQS --max-batched-tokens $MAX_BATCHED_TOKENS\`,
+  worker \`--kv-cache-bytes $KV_CACHE_BYTES\`
 
 ## Batching policy
 
@@ -146,7 +158,18 @@ llm-bench --server 127.0.0.1:50051 --num-requests $NUM_REQUESTS --concurrency $C
 {row("static", stat)}
 
 Continuous / static output tokens/s: **{ratio:.2f}x** (target >= 2x); static /
-continuous median TTFT: **{ttft_ratio:.2f}x** (target > 1x).
+continuous median TTFT: **{ttft_ratio:.2f}x** (target > 1x). Preemptions
+(scheduler's llm_preemptions_total): continuous {preemptions("continuous")},
+static {preemptions("static")}.
+
+How to read it: with one CPU thread per worker a step's time grows almost
+linearly with the tokens in it (compute-bound, unlike a GPU or a many-core
+CPU, where a decode step of 32 sequences costs little more than one of 1), so
+throughput depends mostly on how much work there is, not on how it is
+batched; the policy shows in the latencies: static batching makes a new
+request wait for the whole previous batch (TTFT), continuous batching admits
+it at the next step and mixes its prefill chunks into the running decodes
+(longer inter-token gaps while prompts are being prefilled).
 
 ## The gRPC hop
 

@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   std::string model, draft_model, draft;
   std::vector<int> concurrency = {1, 8};
   int k = 5, max_tokens = 128, threads = 0, rounds_single = 4;
+  bool adaptive = false;
   CLI::App app{"llm-spec-bench: speculative decoding speed-up"};
   app.add_option("--model", model, "Target GGUF")->required();
   app.add_option("--draft-model", draft_model, "Draft GGUF (chat prompts)");
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens)->capture_default_str();
   app.add_option("--concurrency", concurrency)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
+  app.add_flag("--adaptive", adaptive, "Adaptive K (next K = accepted + 1)");
   app.add_option("--single-stream-prompts", rounds_single,
                  "Prompts run one at a time for concurrency 1 (<= 8)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
     llm::EngineOptions spec;
     spec.speculative.source = ngram ? llm::DraftSource::kNgram : llm::DraftSource::kDraftModel;
     spec.speculative.num_speculative_tokens = k;
+    spec.speculative.adaptive = adaptive;
     // Single stream: each prompt alone; else all at once.
     const int rounds = c == 1 ? std::min(rounds_single, 8) : 1;
     double base_s = 0, spec_s = 0, base_tok = 0, spec_tok = 0;
@@ -177,6 +180,9 @@ int main(int argc, char** argv) {
     j["source"] = ngram ? "ngram" : "draft-model";
     j["concurrency"] = c;
     j["k"] = k;
+    j["adaptive"] = adaptive;
+    j["threads"] = threads;
+    j["max_tokens"] = max_tokens;
     j["baseline_decode_tok_s"] = base_tok / base_s;
     j["spec_decode_tok_s"] = spec_tok / spec_s;
     j["speedup"] = (spec_tok / spec_s) / (base_tok / base_s);
