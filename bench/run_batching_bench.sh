@@ -15,7 +15,9 @@
 # Env overrides: BUILD_DIR [build], MODEL, THREADS (worker threads) [1],
 #   NUM_REQUESTS [200], INPUT_LEN [32:512], OUTPUT_LEN [16:256],
 #   CONCURRENCY [32], MAX_NUM_SEQS [32], MAX_BATCHED_TOKENS [2048],
-#   HOP_REQUESTS [16], HOP_INPUT_LEN [128], HOP_OUTPUT_LEN [128], SEED [1],
+#   HOP_REQUESTS [8], HOP_INPUT_LEN [128], HOP_OUTPUT_LEN [128],
+#   HOP_ROUNDS [3] (in-process and cluster runs alternate, so a change in
+#   the machine's load hits both; the medians are compared), SEED [1],
 #   KV_CACHE_BYTES per worker [805306368: 768 MiB, room for 32 x (512 + 256)
 #   tokens, so neither policy preempts], PORT [53051], METRICS_PORT [19190],
 #   OUT [docs/perf/batching.md].
@@ -35,7 +37,8 @@ OUTPUT_LEN=${OUTPUT_LEN:-16:256}
 CONCURRENCY=${CONCURRENCY:-32}
 MAX_NUM_SEQS=${MAX_NUM_SEQS:-32}
 MAX_BATCHED_TOKENS=${MAX_BATCHED_TOKENS:-2048}
-HOP_REQUESTS=${HOP_REQUESTS:-16}
+HOP_REQUESTS=${HOP_REQUESTS:-8}
+HOP_ROUNDS=${HOP_ROUNDS:-3}
 HOP_INPUT_LEN=${HOP_INPUT_LEN:-128}
 HOP_OUTPUT_LEN=${HOP_OUTPUT_LEN:-128}
 SEED=${SEED:-1}
@@ -85,15 +88,17 @@ for mode in continuous static; do
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^llm_preemptions_total/ {print $2}' >"$WORK/$mode.preemptions" || true
   if [ "$mode" = continuous ]; then
-    echo "run_batching_bench: gRPC hop, cluster path..." >&2
-    "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" >"$WORK/hop-grpc.json"
+    # The (idle) cluster stays up while the in-process rounds run.
+    for ((r = 1; r <= HOP_ROUNDS; r++)); do
+      echo "run_batching_bench: gRPC hop, round $r of $HOP_ROUNDS..." >&2
+      "$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
+        --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
+        --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" >"$WORK/hop-inprocess-$r.json"
+      "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" >"$WORK/hop-grpc-$r.json"
+    done
   fi
   stop_cluster
 done
-echo "run_batching_bench: gRPC hop, in-process path..." >&2
-"$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
-  --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
-  --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" >"$WORK/hop-inprocess.json"
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 cores=$(nproc)
@@ -109,7 +114,12 @@ def load(name):
     with open(f"{work}/{name}.json") as f:
         return json.load(f)
 cont, stat = load("continuous"), load("static")
-hop_g, hop_i = load("hop-grpc"), load("hop-inprocess")
+rounds = int("$HOP_ROUNDS")
+hop_i_runs = [load(f"hop-inprocess-{r}") for r in range(1, rounds + 1)]
+hop_g_runs = [load(f"hop-grpc-{r}") for r in range(1, rounds + 1)]
+def median_run(runs):
+    return sorted(runs, key=lambda x: x["output_tokens_per_s"])[len(runs) // 2]
+hop_i, hop_g = median_run(hop_i_runs), median_run(hop_g_runs)
 def preemptions(mode):
     try:
         with open(f"{work}/{mode}.preemptions") as f:
@@ -174,7 +184,10 @@ it at the next step and mixes its prefill chunks into the running decodes
 ## The gRPC hop
 
 Workload: $HOP_REQUESTS requests, prompts $HOP_INPUT_LEN tokens, outputs
-$HOP_OUTPUT_LEN tokens, concurrency 1 (one request at a time), greedy.
+$HOP_OUTPUT_LEN tokens, concurrency 1 (one request at a time), greedy;
+$HOP_ROUNDS rounds, each an in-process run then a cluster run, so that a change
+in the machine's load hits both paths alike; the rows are each path's median
+round (by output tokens/s), then every round.
 
 \`\`\`sh
 llm-bench --in-process --model $MODEL --threads $THREADS --num-requests $HOP_REQUESTS \\\\
@@ -184,8 +197,9 @@ llm-bench --server 127.0.0.1:50051 --num-requests $HOP_REQUESTS --concurrency 1 
 \`\`\`
 
 {head}
-{row("in-process (engine + local worker)", hop_i)}
-{row("cluster (llm-bench -> llm-scheduler -> llm-worker)", hop_g)}
+{row("in-process (engine + local worker), median", hop_i)}
+{row("cluster (llm-bench -> llm-scheduler -> llm-worker), median", hop_g)}
+{chr(10).join(row(f"round {k + 1}: in-process", a) + chr(10) + row(f"round {k + 1}: cluster", b) for k, (a, b) in enumerate(zip(hop_i_runs, hop_g_runs)))}
 
 Throughput loss through the gRPC hop: **{loss * 100:.1f}%** (target < 5%).
 

@@ -2,6 +2,8 @@
 
 #if LLM_HAVE_CUDA
 
+#include "kernels/cuda/cublas_loader.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -89,7 +91,10 @@ absl::Status CudaBackend::Init() {
       e != cudaSuccess) {
     return CudaError(e, "cudaStreamCreate");
   }
-  if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) {
+  std::string cublas_error;
+  const cuda::CublasApi* cublas = cuda::Cublas(&cublas_error);
+  if (cublas == nullptr) return absl::UnavailableError(cublas_error);
+  if (cublas->create(&cublas_) != CUBLAS_STATUS_SUCCESS) {
     return absl::InternalError("cublasCreate failed");
   }
   return absl::OkStatus();
@@ -100,7 +105,7 @@ CudaBackend::~CudaBackend() {
   for (void* p : allocations_) cudaFree(p);
   for (Buffer* b : {&step_, &x_bf16_, &workspace_, &scratch_, &alibi_}) cudaFree(b->ptr);
   for (Buffer& b : activations_) cudaFree(b.ptr);
-  if (cublas_ != nullptr) cublasDestroy(cublas_);
+  if (cublas_ != nullptr) cuda::Cublas()->destroy(cublas_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 

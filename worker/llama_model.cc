@@ -73,7 +73,8 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(
   return model;
 }
 
-absl::Status LlamaModel::Forward(const ForwardBatch& batch, float* logits) {
+absl::Status LlamaModel::Forward(const ForwardBatch& batch, float* logits,
+                                int num_layers) {
   const ModelConfig& c = config_;
   const int n = batch.num_tokens();
   if (n == 0) return absl::OkStatus();
@@ -93,7 +94,9 @@ absl::Status LlamaModel::Forward(const ForwardBatch& batch, float* logits) {
 
   b.Embed(token_embedding_, x);
   b.RmsNorm(x, layers_[0].attn_norm, n, d, c.rms_eps, h);
-  for (int l = 0; l < c.n_layer; ++l) {
+  const int n_layer =
+      num_layers > 0 && num_layers < c.n_layer ? num_layers : c.n_layer;
+  for (int l = 0; l < n_layer; ++l) {
     const Layer& L = layers_[l];
     const WeightId qkv[] = {L.wq, L.wk, L.wv};
     float* const qkv_out[] = {q, k, v};
@@ -114,7 +117,7 @@ absl::Status LlamaModel::Forward(const ForwardBatch& batch, float* logits) {
     b.MatMul(down, gate, n, down_out);
     // x += MLP output; h = next layer's attn_norm(x) (or the output norm).
     const WeightId next_norm =
-        l + 1 < c.n_layer ? layers_[l + 1].attn_norm : output_norm_;
+        l + 1 < n_layer ? layers_[l + 1].attn_norm : output_norm_;
     b.AddRmsNorm(x, proj, next_norm, n, d, c.rms_eps, h);
   }
 

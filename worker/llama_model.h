@@ -33,9 +33,12 @@ class LlamaModel {
   Backend& backend() { return backend_; }
 
   // Runs the batch; writes [batch.logit_rows.size(), n_vocab] logits.
+  // num_layers in [1, n_layer) exits early: the output norm and LM head
+  // follow layer num_layers - 1 (a self-draft for speculative decoding;
+  // only those layers' KV is written). <= 0: all layers.
   // REQUIRES: the backend's KV cache is allocated and every slot/table in the
   // batch lies inside it.
-  absl::Status Forward(const ForwardBatch& batch, float* logits);
+  absl::Status Forward(const ForwardBatch& batch, float* logits, int num_layers = 0);
 
  private:
   struct Layer {

@@ -99,6 +99,19 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
     }
   }
   w->runner_ = std::make_unique<ModelRunner>(*w->model_, w->draft_model_.get());
+  if (options.self_draft_layers > 0) {
+    if (!options.draft_model_path.empty()) {
+      return absl::InvalidArgumentError(
+          "give a draft model or self-draft layers, not both");
+    }
+    if (options.self_draft_layers >= c.n_layer) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "self-draft layers %d must be fewer than the model's %d",
+          options.self_draft_layers, c.n_layer));
+    }
+    w->runner_->UseSelfDraft(options.self_draft_layers);
+    w->self_draft_layers_ = options.self_draft_layers;
+  }
   return w;
 }
 

@@ -39,6 +39,9 @@ struct WorkerOptions {
   // vocabulary, on its own backend and KV pool (same block count and size,
   // so the scheduler's block tables index both). Empty: none.
   std::string draft_model_path;
+  // Self-draft instead: the model's first N layers propose (early exit), no
+  // second model or KV pool. 0: none. Exclusive with draft_model_path.
+  int self_draft_layers = 0;
 
   absl::Status Validate() const;
 };
@@ -56,7 +59,10 @@ class LocalWorker {
   const GgufFile& file() const { return *file_; }
   const KvCacheShape& kv_shape() const { return backend_->kv_cache_shape(); }
   std::string backend_name() const { return backend_->name(); }
-  bool has_draft_model() const { return draft_model_ != nullptr; }
+  // A draft model or a self-draft proposes tokens (DraftSource::kDraftModel).
+  bool has_draft_model() const {
+    return draft_model_ != nullptr || self_draft_layers_ > 0;
+  }
 
  private:
   LocalWorker() = default;
@@ -67,6 +73,7 @@ class LocalWorker {
   std::unique_ptr<Backend> draft_backend_;
   std::unique_ptr<LlamaModel> draft_model_;
   std::unique_ptr<ModelRunner> runner_;
+  int self_draft_layers_ = 0;
 };
 
 }  // namespace llm

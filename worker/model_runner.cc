@@ -150,7 +150,7 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
     if (absl::Status s = model_.backend().CopyBlocks(plan.block_copies); !s.ok()) {
       return s;
     }
-    if (draft_ != nullptr) {
+    if (draft_ != nullptr && draft_layers_ == 0) {
       if (absl::Status s = draft_->backend().CopyBlocks(plan.block_copies); !s.ok()) {
         return s;
       }

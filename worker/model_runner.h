@@ -40,6 +40,14 @@ class ModelRunner {
   // REQUIRES: model (and draft) outlive the runner; their backends' KV
   // caches allocated with the same num_blocks and block_size.
   explicit ModelRunner(LlamaModel& model, LlamaModel* draft = nullptr);
+  // Self-draft: the target's first `layers` layers propose (early exit),
+  // sharing the target's KV pool: those layers' KV of accepted positions is
+  // exactly what the draft needs, and verification rewrites the drafted
+  // positions with the same values. REQUIRES: no separate draft model.
+  void UseSelfDraft(int layers) {
+    draft_ = &model_;
+    draft_layers_ = layers;
+  }
 
   absl::StatusOr<StepResult> Execute(const StepPlan& plan);
 
@@ -70,6 +78,7 @@ class ModelRunner {
 
   LlamaModel& model_;
   LlamaModel* draft_;
+  int draft_layers_ = 0;  // > 0: self-draft over the target's first layers
   absl::flat_hash_map<SeqId, Sequence> seqs_;
   // Reused across steps to avoid per-step allocation.
   ForwardBatch batch_;

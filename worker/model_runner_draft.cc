@@ -79,6 +79,8 @@ absl::Status ModelRunner::ProposeWithDraftModel(
       if (round >= c.num_speculative_tokens) continue;
       Sequence& s = seqs_.at(c.seq_id);
       const int32_t known = static_cast<int32_t>(s.tokens.size());
+      // A self-draft shares the target's KV: it has what the target has.
+      if (round == 0 && draft_layers_ > 0) s.draft_computed = s.num_computed;
       const int32_t from = round == 0 ? s.draft_computed : known + round - 1;
       const int32_t to = known + round;  // exclusive
       BatchSequence bseq;
@@ -97,7 +99,8 @@ absl::Status ModelRunner::ProposeWithDraftModel(
       s.draft_computed = to;
     }
     draft_logits_.resize(static_cast<size_t>(members.size()) * vocab);
-    if (absl::Status s = draft_->Forward(batch, draft_logits_.data()); !s.ok()) {
+    if (absl::Status s = draft_->Forward(batch, draft_logits_.data(), draft_layers_);
+        !s.ok()) {
       return s;
     }
     for (size_t m = 0; m < members.size(); ++m) {

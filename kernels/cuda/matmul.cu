@@ -1,4 +1,5 @@
 // Dequantising GEMV and the bf16 cuBLAS GEMM; see matmul.cuh.
+#include "kernels/cuda/cublas_loader.h"
 #include "kernels/cuda/matmul.cuh"
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -140,13 +141,15 @@ cublasStatus_t GemmBf16(cublasHandle_t handle, const uint16_t* w_bf16,
                         int64_t rows, int64_t cols, const uint16_t* x_bf16,
                         int n, float* y, cudaStream_t stream) {
   if (n == 0 || rows == 0) return CUBLAS_STATUS_SUCCESS;
-  cublasStatus_t s = cublasSetStream(handle, stream);
+  const CublasApi* api = Cublas();
+  if (api == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  cublasStatus_t s = api->set_stream(handle, stream);
   if (s != CUBLAS_STATUS_SUCCESS) return s;
   const float alpha = 1.0f, beta = 0.0f;
   // Column-major view: Y^T [rows, n] = W^T' ... i.e. C(rows x n, ld rows) =
   // op(A)=Wᵀ-of-colmajor (A is W row-major = [cols x rows] col-major, ld cols)
   // times B = x row-major = [cols x n] col-major (ld cols).
-  return cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n,
+  return api->gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n,
                       static_cast<int>(cols), &alpha, w_bf16, CUDA_R_16BF,
                       static_cast<int>(cols), x_bf16, CUDA_R_16BF,
                       static_cast<int>(cols), &beta, y, CUDA_R_32F,

@@ -203,6 +203,29 @@ TEST(SpeculativeTest, GreedyUnchangedWithTheModelAsItsOwnDraft) {
   EXPECT_GT(got.stats.spec_accepted_tokens, 6 * 15);
 }
 
+TEST(SpeculativeTest, GreedyUnchangedWithASelfDraftOfTheFirstLayers) {
+  if (!Exists(RealModel())) GTEST_SKIP() << "no " << RealModel();
+  WorkerOptions o;
+  o.model_path = RealModel();
+  o.self_draft_layers = 12;
+  o.threads = 2;
+  o.backend = "cpu";
+  o.kv_cache_bytes = int64_t{64} << 20;
+  auto worker = LocalWorker::Create(o);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  const auto prompts = Prompts((*worker)->config().n_vocab);
+  std::vector<Job> jobs;
+  for (int i = 0; i < 8; ++i) jobs.push_back({prompts[i], std::nullopt, GreedyParams()});
+  jobs[1].k = 0;  // one request does not speculate
+  const Outcome want = RunJobs(**worker, jobs, SpeculativeOptions{});
+  SpeculativeOptions spec;
+  spec.source = DraftSource::kDraftModel;
+  spec.num_speculative_tokens = 3;
+  const Outcome got = RunJobs(**worker, jobs, spec);
+  EXPECT_EQ(got.tokens, want.tokens);
+  EXPECT_GT(got.stats.spec_proposed_tokens, 0);
+}
+
 // Histogram of the token at output index `at` over all samples.
 std::map<int32_t, int> Histogram(const Outcome& o, size_t at) {
   std::map<int32_t, int> h;
@@ -270,6 +293,73 @@ TEST(SpeculativeTest, SampledTokensFollowTheTargetDistribution) {
       EXPECT_LT(tv, 0.12) << "index " << at << " source " << static_cast<int>(source);
     }
   }
+}
+
+TEST(SpeculativeTest, WorkerRejectsMalformedSpeculativeChunks) {
+  const std::string path = MakeModel(
+      "tiny_plain.gguf",
+      "--n-vocab 300 --d-model 64 --n-layer 1 --n-head 4 --n-head-kv 2 --n-ff 128 "
+      "--type f32 --context-length 64 --seed 3");
+  if (path.empty()) GTEST_SKIP() << "llm-make-model not built";
+  auto worker = Worker(path, "");  // no draft model
+  ASSERT_NE(worker, nullptr);
+  const int bs = worker->kv_shape().block_size;
+  StepPlan plan;
+  plan.step_id = 1;
+  SequenceSpec spec;
+  spec.seq_id = 1;
+  spec.prompt_tokens = {5, 6, 7, 8};
+  spec.block_table = {0};
+  plan.new_sequences.push_back(spec);
+  ScheduledChunk chunk;
+  chunk.seq_id = 1;
+  chunk.num_tokens = 4;
+  chunk.sample = true;
+  auto with = [&](auto edit) {
+    StepPlan p = plan;
+    edit(p.chunks.emplace_back(chunk));
+    return worker->Execute(p).status();
+  };
+  // Draft-model speculation on a worker without a draft model.
+  EXPECT_EQ(with([](ScheduledChunk& c) { c.num_speculative_tokens = 2; }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Draft count differs from K.
+  EXPECT_EQ(with([](ScheduledChunk& c) {
+              c.num_speculative_tokens = 2;
+              c.draft_tokens = {9};
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Draft token outside the vocabulary.
+  EXPECT_EQ(with([](ScheduledChunk& c) {
+              c.num_speculative_tokens = 1;
+              c.draft_tokens = {300};
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Speculation on a chunk that does not sample.
+  EXPECT_EQ(with([](ScheduledChunk& c) {
+              c.num_tokens = 3;
+              c.sample = false;
+              c.num_speculative_tokens = 1;
+              c.draft_tokens = {9};
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // The block table must hold the draft positions too.
+  EXPECT_EQ(with([&](ScheduledChunk& c) {
+              c.num_speculative_tokens = bs;
+              c.draft_tokens.assign(bs, 9);
+            }).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A well-formed one: K = 2 n-gram drafts, 1..3 tokens back.
+  StepPlan ok = plan;
+  ScheduledChunk& c = ok.chunks.emplace_back(chunk);
+  c.num_speculative_tokens = 2;
+  c.draft_tokens = {9, 10};
+  absl::StatusOr<StepResult> r = worker->Execute(ok);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->results.size(), 1u);
+  EXPECT_EQ(r->results[0].num_proposed, 2);
+  EXPECT_EQ(r->results[0].tokens.size(),
+            static_cast<size_t>(r->results[0].num_accepted) + 1);
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ struct Flags {
   std::string draft;  // "", "ngram", "model"
   int num_speculative_tokens = -1;  // -1: 5 when a draft source is given
   bool spec_adaptive = false;
+  int self_draft_layers = 0;
   bool print_stats = false;
 };
 
@@ -103,6 +104,7 @@ int Run(const Flags& f) {
   wopts.kv_cache_bytes = f.kv_cache_bytes;
   wopts.backend = "cpu";
   wopts.draft_model_path = f.draft_model;
+  wopts.self_draft_layers = f.self_draft_layers;
   if (!f.draft.empty() && f.draft != "ngram" && f.draft != "model" && f.draft != "none") {
     return Fail(absl::InvalidArgumentError(
         absl::StrFormat("--draft must be ngram, model or none, got '%s'", f.draft)));
@@ -127,7 +129,7 @@ int Run(const Flags& f) {
   eopts.eog_token_ids = (*tok)->end_of_generation_ids();
   if (f.draft == "ngram") {
     eopts.speculative.source = llm::DraftSource::kNgram;
-  } else if (!f.draft_model.empty() && f.draft != "none") {
+  } else if ((!f.draft_model.empty() || f.self_draft_layers > 0) && f.draft != "none") {
     eopts.speculative.source = llm::DraftSource::kDraftModel;
   }
   if (eopts.speculative.source != llm::DraftSource::kNone) {
@@ -279,6 +281,8 @@ int main(int argc, char** argv) {
                  "Draft source: ngram (prompt lookup), model (--draft-model) or none");
   app.add_option("--num-speculative-tokens", f.num_speculative_tokens,
                  "Draft tokens verified per step (default 5 with a draft source)");
+  app.add_option("--self-draft-layers", f.self_draft_layers,
+                 "Self-draft: the model's first N layers propose (no second model)");
   app.add_flag("--spec-adaptive", f.spec_adaptive,
                "Per sequence, next K = accepted + 1 (capped at K)");
   app.add_flag("--print-stats", f.print_stats, "Engine statistics as JSON on stderr");

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   std::vector<int> concurrency = {1, 8};
   int k = 5, max_tokens = 128, threads = 0, rounds_single = 4;
   bool adaptive = false;
+  int self_draft_layers = 0;
   CLI::App app{"llm-spec-bench: speculative decoding speed-up"};
   app.add_option("--model", model, "Target GGUF")->required();
   app.add_option("--draft-model", draft_model, "Draft GGUF (chat prompts)");
@@ -121,18 +122,21 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens)->capture_default_str();
   app.add_option("--concurrency", concurrency)->capture_default_str();
   app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--self-draft-layers", self_draft_layers,
+                 "Self-draft over the model's first N layers (chat prompts)");
   app.add_flag("--adaptive", adaptive, "Adaptive K (next K = accepted + 1)");
   app.add_option("--single-stream-prompts", rounds_single,
                  "Prompts run one at a time for concurrency 1 (<= 8)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const bool ngram = draft == "ngram";
-  if (!ngram && draft_model.empty()) {
-    std::cerr << "give --draft-model PATH or --draft ngram\n";
+  if (!ngram && draft_model.empty() && self_draft_layers == 0) {
+    std::cerr << "give --draft-model PATH, --self-draft-layers N or --draft ngram\n";
     return 1;
   }
   llm::WorkerOptions wo;
   wo.model_path = model;
   wo.draft_model_path = ngram ? "" : draft_model;
+  wo.self_draft_layers = ngram ? 0 : self_draft_layers;
   wo.threads = threads;
   wo.backend = "cpu";
   auto worker = llm::LocalWorker::Create(wo);
@@ -177,7 +181,8 @@ int main(int argc, char** argv) {
       identical = identical && a.outputs == b.outputs;
     }
     nlohmann::json j;
-    j["source"] = ngram ? "ngram" : "draft-model";
+    j["source"] = ngram ? "ngram" : self_draft_layers > 0 ? "self-draft" : "draft-model";
+    if (self_draft_layers > 0) j["self_draft_layers"] = self_draft_layers;
     j["concurrency"] = c;
     j["k"] = k;
     j["adaptive"] = adaptive;
