@@ -31,17 +31,25 @@ struct Collector {
     LoopRequest lr;
     const int n = r.n;
     lr.request = std::move(r);
+    // Notify() only after unlocking: the waiting test may destroy this
+    // Collector (and its mutex) as soon as it is notified.
     lr.on_update = [this, n](const SequenceUpdate& u) {
-      absl::MutexLock lock(&mu);
-      for (const SampledToken& t : u.new_tokens) tokens[u.sample_index].push_back(t.token);
-      if (u.finish_reason != FinishReason::kNone) {
-        finish[u.sample_index] = u.finish_reason;
-        if (++finished == n) done.Notify();
+      bool all_done = false;
+      {
+        absl::MutexLock lock(&mu);
+        for (const SampledToken& t : u.new_tokens) tokens[u.sample_index].push_back(t.token);
+        if (u.finish_reason != FinishReason::kNone) {
+          finish[u.sample_index] = u.finish_reason;
+          all_done = ++finished == n;
+        }
       }
+      if (all_done) done.Notify();
     };
     lr.on_error = [this](const absl::Status& s) {
-      absl::MutexLock lock(&mu);
-      error = s;
+      {
+        absl::MutexLock lock(&mu);
+        error = s;
+      }
       done.Notify();
     };
     return lr;
