@@ -79,7 +79,7 @@ start_cluster() {
 BENCH_ARGS=(--num-requests "$NUM_REQUESTS" --concurrency "$CONCURRENCY"
             --input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --seed "$SEED" --json)
 HOP_ARGS=(--num-requests "$HOP_REQUESTS" --concurrency 1 --input-len "$HOP_INPUT_LEN"
-          --output-len "$HOP_OUTPUT_LEN" --seed "$SEED" --json)
+          --output-len "$HOP_OUTPUT_LEN" --json)
 
 for mode in continuous static; do
   echo "run_batching_bench: $mode batching, $NUM_REQUESTS requests..." >&2
@@ -88,13 +88,17 @@ for mode in continuous static; do
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^llm_preemptions_total/ {print $2}' >"$WORK/$mode.preemptions" || true
   if [ "$mode" = continuous ]; then
-    # The (idle) cluster stays up while the in-process rounds run.
+    # The (idle) cluster stays up while the in-process rounds run. Each
+    # round has its own seed, hence its own prompts: the cluster's prefix
+    # cache must not serve a round the prompts of an earlier one.
     for ((r = 1; r <= HOP_ROUNDS; r++)); do
       echo "run_batching_bench: gRPC hop, round $r of $HOP_ROUNDS..." >&2
       "$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
         --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
-        --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" >"$WORK/hop-inprocess-$r.json"
-      "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" >"$WORK/hop-grpc-$r.json"
+        --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
+        >"$WORK/hop-inprocess-$r.json"
+      "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
+        >"$WORK/hop-grpc-$r.json"
     done
   fi
   stop_cluster
@@ -187,7 +191,9 @@ Workload: $HOP_REQUESTS requests, prompts $HOP_INPUT_LEN tokens, outputs
 $HOP_OUTPUT_LEN tokens, concurrency 1 (one request at a time), greedy;
 $HOP_ROUNDS rounds, each an in-process run then a cluster run, so that a change
 in the machine's load hits both paths alike; the rows are each path's median
-round (by output tokens/s), then every round.
+round (by output tokens/s), then every round. Round r uses seed
+$SEED + 100 + r for both paths (same prompts within a round, new prompts
+for each round, so no prefix-cache hits).
 
 \`\`\`sh
 llm-bench --in-process --model $MODEL --threads $THREADS --num-requests $HOP_REQUESTS \\\\

@@ -1,7 +1,6 @@
 #include "common/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -12,23 +11,24 @@
 
 namespace llm {
 namespace {
-// Spin iterations before a worker sleeps; ~50-100 us on current x86, long
-// enough to bridge the gap between two kernels of one step.
-constexpr int kSpinIterations = 1 << 16;
-// Pause-spins before a waiter starts yielding its core. When the machine is
-// oversubscribed (tests in parallel, other processes) the thread we wait for
-// may not be running; yielding lets it run instead of burning our slice.
-constexpr int kPauseSpinsBeforeYield = 1 << 12;
+// Pause-spins before a waiter blocks in the kernel (futex via C++20
+// std::atomic::wait). A decode step issues a parallel region every few
+// microseconds, so on an idle machine waiters almost always see the change
+// while spinning. When the machine is oversubscribed (tests in parallel, other
+// processes) the thread we wait for may not be running: spinning or yielding
+// then burns the very core it needs, and one step can cost milliseconds per
+// region. Blocking after a bounded spin degrades gracefully instead.
+constexpr int kSpinIterations = 1 << 11;
 
-// Waits until pred() holds: pause-spin first, then yield.
-template <typename Pred>
-void SpinWait(Pred pred) {
-  for (int i = 0; !pred(); ++i) {
-    if (i < kPauseSpinsBeforeYield) {
-      LLM_CPU_RELAX();
-    } else {
-      std::this_thread::yield();
-    }
+// Waits until `word` no longer holds `value`.
+template <typename T>
+void SpinThenWait(const std::atomic<T>& word, T value) {
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (word.load(std::memory_order_acquire) != value) return;
+    LLM_CPU_RELAX();
+  }
+  while (word.load(std::memory_order_acquire) == value) {
+    word.wait(value, std::memory_order_acquire);
   }
 }
 }  // namespace
@@ -41,12 +41,9 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(sleep_mu_);
-    stop_.store(true, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-  }
-  sleep_cv_.notify_all();
+  stop_.store(true, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -57,40 +54,24 @@ void ThreadPool::Run(absl::FunctionRef<void(int, int)> fn) {
   }
   current_ = &fn;
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
-  // seq_cst on both sides: either a sleeping worker's increment of
-  // sleepers_ is visible here (and we notify under the lock), or the worker
-  // sees the new generation before it blocks.
-  generation_.fetch_add(1, std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-    { std::lock_guard<std::mutex> lock(sleep_mu_); }
-    sleep_cv_.notify_all();
-  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.notify_all();
   fn(0, num_threads_);
-  SpinWait([&] { return pending_.load(std::memory_order_acquire) == 0; });
+  for (int left = pending_.load(std::memory_order_acquire); left != 0;
+       left = pending_.load(std::memory_order_acquire)) {
+    SpinThenWait(pending_, left);
+  }
   current_ = nullptr;
 }
 
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   while (true) {
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
-      LLM_CPU_RELAX();
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    if (gen == seen) {
-      std::unique_lock<std::mutex> lock(sleep_mu_);
-      sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      sleep_cv_.wait(lock, [&] {
-        return generation_.load(std::memory_order_seq_cst) != seen;
-      });
-      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    seen = gen;
+    SpinThenWait(generation_, seen);
+    seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
     (*current_)(index, num_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
@@ -100,9 +81,10 @@ void ThreadPool::Barrier() {
   if (barrier_count_.fetch_add(1, std::memory_order_acq_rel) == num_threads_ - 1) {
     barrier_count_.store(0, std::memory_order_relaxed);
     barrier_sense_.store(sense + 1, std::memory_order_release);
+    barrier_sense_.notify_all();
     return;
   }
-  SpinWait([&] { return barrier_sense_.load(std::memory_order_acquire) != sense; });
+  SpinThenWait(barrier_sense_, sense);
 }
 
 std::pair<int64_t, int64_t> SplitRange(int64_t n, int thread, int num_threads,

@@ -3,8 +3,8 @@
 // ThreadPool: a fixed set of threads that run one function together, for the
 // fork-join parallelism of the CPU kernels. A decode step of a 135M model is
 // ~1-2 ms and issues hundreds of parallel regions, so dispatch latency
-// matters more than generality: workers spin briefly on a generation counter
-// before sleeping, and the calling thread takes part as thread 0.
+// matters more than generality: waiters spin briefly, then block on a futex
+// (std::atomic::wait), and the calling thread takes part as thread 0.
 //
 // Thread safety: Run() must be called from one thread at a time (the owner,
 // typically the worker's step loop). Barrier() may only be called from inside
@@ -20,9 +20,7 @@
 #define LLM_COMMON_THREAD_POOL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -59,10 +57,6 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  // Sleeping workers wait here when no work arrived within the spin window.
-  std::mutex sleep_mu_;
-  std::condition_variable sleep_cv_;
-  std::atomic<int> sleepers_{0};
   // Sense-reversing barrier.
   std::atomic<int> barrier_count_{0};
   std::atomic<uint32_t> barrier_sense_{0};
