@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/gguf.h"
+#include "common/model_config.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/engine.h"
 #include "worker/in_process_channel.h"
@@ -110,6 +112,7 @@ int main(int argc, char** argv) {
   bool json = false;
   int prefill_len = 512, decode_len = 256, batch_prompt = 128, batch_gen = 128;
   std::vector<int> batch_sizes = {1, 8, 32};
+  int64_t kv_cache_tokens = 8192;
   CLI::App app{"engine-bench: prefill / decode / batched decode throughput"};
   app.add_option("--model", model, "GGUF model")->required();
   app.add_option("--threads", threads, "CPU threads")->capture_default_str();
@@ -118,14 +121,30 @@ int main(int argc, char** argv) {
   app.add_option("--batch-prompt-len", batch_prompt)->capture_default_str();
   app.add_option("--batch-gen-len", batch_gen)->capture_default_str();
   app.add_option("--batch-sizes", batch_sizes)->capture_default_str();
+  app.add_option("--kv-cache-tokens", kv_cache_tokens, "KV pool size in tokens")->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object");
   CLI11_PARSE(app, argc, argv);
 
+  // A KV pool of kv_cache_tokens tokens, as llama-batched-bench -c 8192
+  // preallocates, so peak RSS compares like with like.
+  auto file = llm::GgufFile::Open(model);
+  if (!file.ok()) {
+    std::cerr << "engine-bench: " << file.status() << "\n";
+    return 1;
+  }
+  auto config = llm::ModelConfigFromGguf(**file);
+  if (!config.ok()) {
+    std::cerr << "engine-bench: " << config.status() << "\n";
+    return 1;
+  }
+  const int64_t bytes_per_token =
+      int64_t{2} * config->n_layer * config->kv_dim() * 2;  // K and V, fp16
+  file->reset();
   llm::WorkerOptions wopts;
   wopts.model_path = model;
   wopts.threads = threads;
   wopts.backend = "cpu";
-  wopts.kv_cache_bytes = int64_t{512} << 20;
+  wopts.kv_cache_bytes = kv_cache_tokens * bytes_per_token;
   auto worker = llm::LocalWorker::Create(wopts);
   if (!worker.ok()) {
     std::cerr << "engine-bench: " << worker.status() << "\n";

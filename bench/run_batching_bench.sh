@@ -197,9 +197,9 @@ for each round, so no prefix-cache hits).
 
 \`\`\`sh
 llm-bench --in-process --model $MODEL --threads $THREADS --num-requests $HOP_REQUESTS \\\\
-  --concurrency 1 --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed $SEED --json
+  --concurrency 1 --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed SEED_R --json
 llm-bench --server 127.0.0.1:50051 --num-requests $HOP_REQUESTS --concurrency 1 \\\\
-  --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed $SEED --json
+  --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed SEED_R --json
 \`\`\`
 
 {head}
