@@ -16,6 +16,7 @@ TEST(CudaMatMulTest, SkipsWithoutCuda) {
 
 #include "common/fp16.h"
 #include "common/ggml_types.h"
+#include "kernels/cuda/cublas_loader.h"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/reference/matmul_reference.h"
@@ -124,8 +125,11 @@ TEST_F(CudaMatMulTest, DequantGemvIsBatchInvariant) {
 // bf16 GEMM: x and W are rounded to bf16 (relative 2^-9 each), products and
 // sums in fp32: |error| <= ~2^-8 * scale; 5e-3 * scale allows for it.
 TEST_F(CudaMatMulTest, Bf16GemmMatchesReferenceOnRaggedShapes) {
+  std::string cublas_error;
+  const cuda::CublasApi* cublas = cuda::Cublas(&cublas_error);
+  if (cublas == nullptr) GTEST_SKIP() << cublas_error;
   cublasHandle_t handle;
-  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublas->create(&handle), CUBLAS_STATUS_SUCCESS);
   for (int n : {9, 64, 77}) {
     const int64_t rows = 200, cols = 1536;
     const Weights w = MakeWeights(GgmlType::kQ4_1, cuda::QuantFormat::kQ4_1, rows, cols, n);
@@ -146,7 +150,7 @@ TEST_F(CudaMatMulTest, Bf16GemmMatchesReferenceOnRaggedShapes) {
                                                  want.data(), scale.data());
     EXPECT_TRUE(WithinScaledError(dy.Download(), want, scale, 5e-3)) << "n=" << n;
   }
-  cublasDestroy(handle);
+  cublas->destroy(handle);
 }
 
 // Dequantise-to-bf16 equals the exact dequantisation rounded to bf16 (one
