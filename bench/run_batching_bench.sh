@@ -12,7 +12,7 @@
 #     llm-generate) and through the cluster (continuous).
 #
 # Usage: bench/run_batching_bench.sh
-# Env overrides: BUILD_DIR [build], MODEL, THREADS (worker threads) [1],
+# Env overrides: BUILD_DIR [build], MODEL, THREADS (worker threads) [2],
 #   NUM_REQUESTS [200], INPUT_LEN [32:512], OUTPUT_LEN [16:256],
 #   CONCURRENCY [32], MAX_NUM_SEQS [32], MAX_BATCHED_TOKENS [2048],
 #   HOP_REQUESTS [8], HOP_INPUT_LEN [128], HOP_OUTPUT_LEN [128],
@@ -21,16 +21,16 @@
 #   KV_CACHE_BYTES per worker [805306368: 768 MiB, room for 32 x (512 + 256)
 #   tokens, so neither policy preempts], PORT [53051], METRICS_PORT [19190],
 #   OUT [docs/perf/batching.md].
-# THREADS defaults to 1: the CPU backend's spinning thread pool degrades
-# badly when its threads share the 2 cores with other busy processes (here:
-# llm-scheduler and llm-bench), and both paths get the same setting.
+# Both paths get the same THREADS. (An earlier spinning thread pool collapsed
+# when its threads shared the 2 cores with llm-scheduler and llm-bench; the
+# pool now blocks after a short spin, so 2 threads are the default.)
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 BUILD_DIR=${BUILD_DIR:-build}
 BIN="$BUILD_DIR/bin"
 MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
-THREADS=${THREADS:-1}
+THREADS=${THREADS:-2}
 NUM_REQUESTS=${NUM_REQUESTS:-200}
 INPUT_LEN=${INPUT_LEN:-32:512}
 OUTPUT_LEN=${OUTPUT_LEN:-16:256}
