@@ -176,7 +176,7 @@ continuous median TTFT: **{ttft_ratio:.2f}x** (target > 1x). Preemptions
 (scheduler's llm_preemptions_total): continuous {preemptions("continuous")},
 static {preemptions("static")}.
 
-How to read it: with one CPU thread per worker a step's time grows almost
+How to read it: on a 2-core CPU a step's time grows almost
 linearly with the tokens in it (compute-bound, unlike a GPU or a many-core
 CPU, where a decode step of 32 sequences costs little more than one of 1), so
 throughput depends mostly on how much work there is, not on how it is
