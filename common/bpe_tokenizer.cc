@@ -116,22 +116,6 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(const GgufFil
   return tok;
 }
 
-TokenType BpeTokenizer::token_type(int32_t id) const {
-  return id >= 0 && id < vocab_size() ? vocab_.types[id] : TokenType::kUndefined;
-}
-
-const std::string& BpeTokenizer::token_text(int32_t id) const {
-  static const std::string* const kEmpty = new std::string;
-  return id >= 0 && id < vocab_size() ? vocab_.texts[id] : *kEmpty;
-}
-
-std::string BpeTokenizer::TokenBytes(int32_t id, bool render_special) const {
-  if (id < 0 || id >= vocab_size()) return "";
-  const TokenType t = vocab_.types[id];
-  if (!render_special && (t == TokenType::kControl || t == TokenType::kUnknown)) return "";
-  return pieces_[id];
-}
-
 std::vector<int32_t> BpeTokenizer::Encode(std::string_view text, bool add_special,
                                           bool parse_special) const {
   std::vector<int32_t> out;

@@ -28,12 +28,12 @@
 #include "absl/synchronization/mutex.h"
 #include "common/gguf.h"
 #include "common/pre_tokenizer.h"
-#include "common/tokenizer.h"
 #include "common/vocab_metadata.h"
+#include "common/vocab_tokenizer.h"
 
 namespace llm {
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public VocabTokenizer {
  public:
   // REQUIRES: tokenizer.ggml.model is "gpt2". InvalidArgument when merges are
   // missing or the pre-tokenizer is unsupported.
@@ -41,18 +41,6 @@ class BpeTokenizer final : public Tokenizer {
 
   std::vector<int32_t> Encode(std::string_view text, bool add_special,
                               bool parse_special) const override;
-  std::string TokenBytes(int32_t id, bool render_special = false) const override;
-
-  int vocab_size() const override { return static_cast<int>(vocab_.texts.size()); }
-  TokenType token_type(int32_t id) const override;
-  const std::string& token_text(int32_t id) const override;
-  int32_t bos_id() const override { return vocab_.bos; }
-  int32_t eos_id() const override { return vocab_.eos; }
-  bool IsEndOfGeneration(int32_t id) const override {
-    return id >= 0 && id < vocab_size() && vocab_.is_eog[id];
-  }
-  const std::vector<int32_t>& end_of_generation_ids() const override { return vocab_.eog_ids; }
-  const std::string& chat_template() const override { return vocab_.chat_template; }
 
   PreTokenizerKind pre_tokenizer() const { return pre_; }
 
@@ -63,12 +51,10 @@ class BpeTokenizer final : public Tokenizer {
   void MergeEncoded(const std::string& word, std::vector<int32_t>* out) const;
   int32_t MergeRank(std::string_view left, std::string_view right, std::string* scratch) const;
 
-  VocabMetadata vocab_;
   PreTokenizerKind pre_ = PreTokenizerKind::kDefault;
   bool ignore_merges_ = false;  // llama3: a piece that is a whole token is kept
   // "left right" -> rank (index in tokenizer.ggml.merges; first one wins).
   absl::flat_hash_map<std::string, int32_t> merge_rank_;
-  std::vector<std::string> pieces_;  // TokenBytes(id, true) for every id
 
   // Pre-token piece -> ids. Bounded: cleared when it reaches kMaxCacheEntries.
   static constexpr size_t kMaxCacheEntries = 1 << 16;

@@ -22,40 +22,26 @@
 
 #include "absl/status/statusor.h"
 #include "common/gguf.h"
-#include "common/tokenizer.h"
 #include "common/vocab_metadata.h"
+#include "common/vocab_tokenizer.h"
 
 namespace llm {
 
-class SpmTokenizer final : public Tokenizer {
+class SpmTokenizer final : public VocabTokenizer {
  public:
   // REQUIRES: tokenizer.ggml.model is "llama".
   static absl::StatusOr<std::unique_ptr<SpmTokenizer>> Create(const GgufFile& file);
 
   std::vector<int32_t> Encode(std::string_view text, bool add_special,
                               bool parse_special) const override;
-  std::string TokenBytes(int32_t id, bool render_special = false) const override;
-
-  int vocab_size() const override { return static_cast<int>(vocab_.texts.size()); }
-  TokenType token_type(int32_t id) const override;
-  const std::string& token_text(int32_t id) const override;
-  int32_t bos_id() const override { return vocab_.bos; }
-  int32_t eos_id() const override { return vocab_.eos; }
-  bool IsEndOfGeneration(int32_t id) const override {
-    return id >= 0 && id < vocab_size() && vocab_.is_eog[id];
-  }
-  const std::vector<int32_t>& end_of_generation_ids() const override { return vocab_.eog_ids; }
-  const std::string& chat_template() const override { return vocab_.chat_template; }
 
  private:
   SpmTokenizer() = default;
   // Appends the ids of one escaped fragment ("▁" for spaces).
   void EncodeFragment(const std::string& text, std::vector<int32_t>* out) const;
 
-  VocabMetadata vocab_;
   bool add_space_prefix_ = true;
   std::array<int32_t, 256> byte_token_;  // <0xXX> (or the raw byte) token, -1 if none
-  std::vector<std::string> pieces_;      // TokenBytes(id, true) for every id
 };
 
 }  // namespace llm
