@@ -29,6 +29,7 @@ int main() {
 
 #include "CLI/CLI.hpp"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_tc.cuh"
 #include "kernels/cuda/paged_index.cuh"
 
 namespace {
@@ -181,7 +182,8 @@ int main(int argc, char** argv) {
 
   if (markdown) {
     std::printf("\n### Prefill (FlashAttention-2 style over the paged cache, causal)\n\n");
-    std::printf("| sequences x tokens | head_dim | time (ms) | TFLOP/s |\n|---|---|---|---|\n");
+    std::printf("| sequences x tokens | head_dim | fp32 time (ms) | fp32 TFLOP/s | "
+                "tensor-core time (ms) | tensor-core TFLOP/s |\n|---|---|---|---|---|---|\n");
   }
   struct P { int seqs, len, hd; };
   for (const P pc : {P{1, 4096, 128}, P{8, 512, 128}, P{4, 2048, 64}}) {
@@ -207,13 +209,23 @@ int main(int argc, char** argv) {
                                   q, out, nullptr);
     }, 10);
     CHECK_CUDA(cudaGetLastError());
+    // The tensor-core kernel (attention_tc.cuh) on the same tiles.
+    const double tc_ms = TimeMs([&] {
+      LaunchPagedPrefillAttentionTc(p, kv, dtiles, static_cast<int>(tiles.size()),
+                                    pool.tables, q, out, nullptr);
+    }, 10);
+    CHECK_CUDA(cudaGetLastError());
     const double pairs = double(pc.len) * (pc.len + 1) / 2 * pc.seqs;
     const double tflops = 4.0 * pc.hd * n_head * pairs / (ms * 1e-3) / 1e12;
+    const double tc_tflops = 4.0 * pc.hd * n_head * pairs / (tc_ms * 1e-3) / 1e12;
     if (markdown) {
-      std::printf("| %d x %d | %d | %.2f | %.1f |\n", pc.seqs, pc.len, pc.hd, ms, tflops);
+      std::printf("| %d x %d | %d | %.2f | %.1f | %.2f | %.1f |\n", pc.seqs, pc.len, pc.hd,
+                  ms, tflops, tc_ms, tc_tflops);
     } else {
       std::printf("prefill %d x %d hd %d: %.2f ms, %.1f TFLOP/s\n", pc.seqs, pc.len, pc.hd,
                   ms, tflops);
+      std::printf("prefill-tc %d x %d hd %d: %.2f ms, %.1f TFLOP/s\n", pc.seqs, pc.len,
+                  pc.hd, tc_ms, tc_tflops);
     }
     cudaFree(dtiles);
     cudaFree(q);
@@ -221,8 +233,10 @@ int main(int argc, char** argv) {
     FreePool(pool);
   }
   if (markdown) {
-    std::printf("\nThe prefill kernel computes in fp32 on CUDA cores (no tensor cores yet); "
-                "compare with PyTorch SDPA (FlashAttention-2) on the same shapes by hand.\n");
+    std::printf("\nfp32: the prefill kernel on CUDA cores; tensor-core: bf16 mma.sync "
+                "(attention_tc.cuh, off in the worker unless LLM_CUDA_TC_PREFILL=1). "
+                "bench/prefill_vs_sdpa.py compares it with PyTorch SDPA (FlashAttention-2) on "
+                "the same shapes.\n");
   }
   return 0;
 }

@@ -26,6 +26,24 @@ if(NOT LLM_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "LLM_CUDA=ON but no CUDA compiler/toolkit was found")
   endif()
 endif()
+# NCCL (tensor parallelism): only the header is needed to build; the
+# library is dlopen()ed at run time (kernels/cuda/nccl_loader.h says why),
+# preferring the path found here. Without nccl.h the build still works and
+# --tp-size > 1 is refused at start-up. NCCL_HOME may point elsewhere.
+set(LLM_HAVE_NCCL OFF)
+if(LLM_HAVE_CUDA)
+  find_path(LLM_NCCL_INCLUDE_DIR nccl.h
+    HINTS $ENV{NCCL_HOME}/include ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(LLM_NCCL_LIBRARY NAMES nccl libnccl.so.2
+    HINTS $ENV{NCCL_HOME}/lib ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(LLM_NCCL_INCLUDE_DIR)
+    set(LLM_HAVE_NCCL ON)
+    message(STATUS "NCCL: header ${LLM_NCCL_INCLUDE_DIR}, library "
+                   "${LLM_NCCL_LIBRARY} (loaded at run time)")
+  else()
+    message(STATUS "NCCL: not found (tensor parallelism disabled)")
+  endif()
+endif()
 if(LLM_HAVE_CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)

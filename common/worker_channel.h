@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/step_plan.h"
 
 namespace llm {
@@ -23,6 +24,8 @@ struct WorkerDescription {
   int block_size = 16;
   int context_length = 0;
   int vocab_size = 0;
+  // A draft model (or self-draft) is loaded: DraftSource::kDraftModel works.
+  bool has_draft_model = false;
 };
 
 class WorkerChannel {
@@ -31,6 +34,13 @@ class WorkerChannel {
   virtual absl::StatusOr<WorkerDescription> Describe() = 0;
   // Unavailable when the worker is gone; InvalidArgument for a bad plan.
   virtual absl::StatusOr<StepResult> Execute(const StepPlan& plan) = 0;
+  // After Execute failed with Unavailable: waits at most `timeout` for the
+  // worker to answer again and opens a fresh session with it, in which the
+  // worker knows no sequence (the caller restarts its bookkeeping).
+  // Unimplemented for channels that cannot lose their worker (in-process).
+  virtual absl::Status Reconnect(absl::Duration /*timeout*/) {
+    return absl::UnimplementedError("this worker channel cannot reconnect");
+  }
 };
 
 }  // namespace llm

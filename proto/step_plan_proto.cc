@@ -180,6 +180,7 @@ void ToProto(const WorkerDescription& d, pb::DescribeResponse* out) {
   out->set_block_size(d.block_size);
   out->set_context_length(d.context_length);
   out->set_vocab_size(d.vocab_size);
+  out->set_has_draft_model(d.has_draft_model);
 }
 
 WorkerDescription FromProto(const pb::DescribeResponse& d) {
@@ -189,6 +190,7 @@ WorkerDescription FromProto(const pb::DescribeResponse& d) {
   out.block_size = d.block_size();
   out.context_length = d.context_length();
   out.vocab_size = d.vocab_size();
+  out.has_draft_model = d.has_draft_model();
   return out;
 }
 

@@ -21,17 +21,22 @@ const char* FinishReasonName(FinishReason reason) {
   return "";
 }
 
-namespace {
-// Upper bound on K: beyond ~10 the chance that all drafts hold is tiny and
-// the verification rows are wasted.
-constexpr int kMaxSpeculativeTokens = 32;
-}  // namespace
-
 absl::Status SpeculativeOptions::Validate() const {
-  if (num_speculative_tokens < 0 || num_speculative_tokens > kMaxSpeculativeTokens) {
+  if (max_num_speculative_tokens < 0 ||
+      max_num_speculative_tokens > kMaxSpeculativeTokens) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "num_speculative_tokens must be in [0, %d], got %d",
-        kMaxSpeculativeTokens, num_speculative_tokens));
+        "max_num_speculative_tokens must be in [0, %d], got %d",
+        kMaxSpeculativeTokens, max_num_speculative_tokens));
+  }
+  if (num_speculative_tokens < 0 || num_speculative_tokens > max_num_speculative_tokens) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "num_speculative_tokens must be in [0, %d] (max_num_speculative_tokens), "
+        "got %d",
+        max_num_speculative_tokens, num_speculative_tokens));
+  }
+  if (disable_by_batch_size < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "disable_by_batch_size must be >= 0, got %d", disable_by_batch_size));
   }
   if (ngram_min < 1 || ngram_max < ngram_min) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -63,6 +68,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
   if (!worker.ok()) return worker.status();
   if (worker->num_kv_blocks < 1 || worker->block_size < 1) {
     return absl::FailedPreconditionError("worker reports no KV blocks");
+  }
+  if (options.speculative.source == DraftSource::kDraftModel && !worker->has_draft_model) {
+    return absl::FailedPreconditionError(
+        "draft-model speculation needs a worker with a draft model (llm-worker "
+        "--draft-model PATH or --self-draft-layers N); this worker has none");
   }
   return std::unique_ptr<Engine>(new Engine(options, channel, *worker));
 }
@@ -130,8 +140,9 @@ absl::Status Engine::Add(GenerationRequest request, UpdateCallback on_update) {
   const absl::Time now = absl::Now();
   const int spec_k = options_.speculative.source == DraftSource::kNone
                          ? 0
-                         : req->num_speculative_tokens.value_or(
-                               options_.speculative.num_speculative_tokens);
+                         : std::min(req->num_speculative_tokens.value_or(
+                                        options_.speculative.num_speculative_tokens),
+                                    options_.speculative.max_num_speculative_tokens);
   Sequence* parent = nullptr;
   for (int i = 0; i < req->n; ++i) {
     auto s = std::make_unique<Sequence>();
@@ -177,6 +188,20 @@ absl::Status Engine::Cancel(const std::string& request_id) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Engine::CancelSample(const std::string& request_id, int sample_index) {
+  for (auto& [id, s] : seqs_) {
+    if (s->request_id != request_id || s->sample_index != sample_index) continue;
+    if (!s->fork_children.empty()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "sample %d of '%s' still has samples to fork", sample_index, request_id));
+    }
+    Finish(*s, FinishReason::kCancelled);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrFormat("no sample %d of request '%s' in flight", sample_index, request_id));
 }
 
 bool Engine::TryGrow(Sequence& s, int tokens) {
@@ -259,6 +284,7 @@ void Engine::Fork(Sequence& parent) {
                                      parent.block_hashes.size());
     child->block_hashes.assign(parent.block_hashes.begin(),
                                parent.block_hashes.begin() + hashed);
+    child->first_scheduled = parent.first_scheduled;
     running_.push_back(child);
     child->is_running = true;
   }
@@ -267,6 +293,7 @@ void Engine::Fork(Sequence& parent) {
 
 void Engine::AddChunk(Sequence& s, int n, StepPlan& plan, int k,
                       std::vector<int32_t> drafts) {
+  if (s.first_scheduled == absl::InfinitePast()) s.first_scheduled = step_start_;
   ScheduledChunk chunk;
   chunk.seq_id = s.id;
   chunk.num_tokens = n;
@@ -448,6 +475,7 @@ void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
     update.sample_index = s.sample_index;
     update.num_prompt_tokens = s.num_prompt;
     update.num_cached_tokens = s.num_cached;
+    update.first_scheduled = s.first_scheduled;
     RecordSpeculation(s, r, update);
     FinishReason reason = FinishReason::kNone;
     for (const SampledToken& t : r.tokens) {
@@ -470,6 +498,7 @@ void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
 }
 
 absl::Status Engine::Step() {
+  step_start_ = absl::Now();
   StepPlan plan;
   plan.step_id = next_step_id_++;
   plan.finished = std::move(finished_for_worker_);
@@ -526,6 +555,26 @@ absl::Status Engine::Step() {
   }
   ApplyResult(plan, *result);
   return absl::OkStatus();
+}
+
+EngineStats& EngineStats::operator+=(const EngineStats& o) {
+  steps += o.steps;
+  preemptions += o.preemptions;
+  prompt_tokens += o.prompt_tokens;
+  generated_tokens += o.generated_tokens;
+  prefix_cache_queried_tokens += o.prefix_cache_queried_tokens;
+  prefix_cache_hit_tokens += o.prefix_cache_hit_tokens;
+  block_copies += o.block_copies;
+  spec_verifications += o.spec_verifications;
+  spec_proposed_tokens += o.spec_proposed_tokens;
+  spec_accepted_tokens += o.spec_accepted_tokens;
+  spec_ngram_verifications += o.spec_ngram_verifications;
+  spec_ngram_proposed_tokens += o.spec_ngram_proposed_tokens;
+  spec_ngram_accepted_tokens += o.spec_ngram_accepted_tokens;
+  spec_draft_model_verifications += o.spec_draft_model_verifications;
+  spec_draft_model_proposed_tokens += o.spec_draft_model_proposed_tokens;
+  spec_draft_model_accepted_tokens += o.spec_draft_model_accepted_tokens;
+  return *this;
 }
 
 }  // namespace llm

@@ -43,6 +43,10 @@ enum class DraftSource {
   kDraftModel,
 };
 
+// "none", "ngram", "model" (the command lines' --draft values).
+absl::StatusOr<DraftSource> ParseDraftSource(const std::string& name);
+const char* DraftSourceName(DraftSource source);
+
 // A decoding sequence reserves 1 + K slots (token budget and KV blocks);
 // the target scores them in one pass and keeps the longest accepted prefix
 // plus its own next token, so the output is the target's.
@@ -50,12 +54,19 @@ struct SpeculativeOptions {
   DraftSource source = DraftSource::kNone;
   // K: draft tokens per step per sequence (0 = off unless a request asks).
   int num_speculative_tokens = 0;
+  // Cap on a request's own K (GenerationRequest::num_speculative_tokens).
+  // REQUIRES: num_speculative_tokens <= this <= kMaxSpeculativeTokens.
+  int max_num_speculative_tokens = kMaxSpeculativeTokens;
   // n-gram lookup window: longest match first.
   int ngram_min = 1;
   int ngram_max = 3;
   // Per sequence, the next step's K is (accepted last step + 1), capped at
   // K: fewer wasted target positions when drafts are poor.
   bool adaptive = false;
+  // No speculation in a step while more than this many sequences run
+  // (0: no limit). Large batches are compute bound, so rejected draft rows
+  // cost real time there (vLLM's speculative_disable_by_batch_size).
+  int disable_by_batch_size = 0;
 
   absl::Status Validate() const;
 };
@@ -106,6 +117,9 @@ struct EngineStats {
   int64_t spec_draft_model_verifications = 0;
   int64_t spec_draft_model_proposed_tokens = 0;
   int64_t spec_draft_model_accepted_tokens = 0;
+
+  // Field by field (a loop sums the engines it has had).
+  EngineStats& operator+=(const EngineStats& o);
 };
 
 class Engine {
@@ -121,6 +135,10 @@ class Engine {
   // Finishes all samples of a request with kCancelled; frees their blocks
   // in the next step. NotFound when unknown or already finished.
   absl::Status Cancel(const std::string& request_id);
+  // Finishes one sample with kCancelled (its siblings go on). NotFound when
+  // unknown or already finished; FailedPrecondition while siblings still
+  // wait to be forked from it (cancel the request instead).
+  absl::Status CancelSample(const std::string& request_id, int sample_index);
 
   // One iteration. Unavailable/Internal from the channel are returned; the
   // engine's state is then unchanged except that nothing was computed.
@@ -187,6 +205,7 @@ class Engine {
   std::vector<std::pair<int32_t, int32_t>> pending_copies_;  // this step's CoW
   absl::flat_hash_map<std::string, int> live_samples_;  // per request
   EngineStats stats_;
+  absl::Time step_start_;  // of the step being planned
 };
 
 }  // namespace llm

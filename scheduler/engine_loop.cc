@@ -1,25 +1,38 @@
 // File: scheduler/engine_loop.cc
 #include "scheduler/engine_loop.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 
 namespace llm {
 
 absl::StatusOr<std::unique_ptr<EngineLoop>> EngineLoop::Start(
     const EngineOptions& options, std::unique_ptr<WorkerChannel> channel) {
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options, *channel);
-  if (!engine.ok()) return engine.status();
-  std::unique_ptr<EngineLoop> loop(new EngineLoop(std::move(channel), std::move(*engine)));
-  loop->Publish();
+  LoopOptions lo;
+  lo.engine = options;
+  lo.name = "worker";
+  std::unique_ptr<EngineLoop> loop = StartConnecting(std::move(lo), std::move(channel));
+  if (absl::Status s = loop->WaitFirstAttempt(); !s.ok()) return s;
+  return loop;
+}
+
+std::unique_ptr<EngineLoop> EngineLoop::StartConnecting(
+    LoopOptions options, std::unique_ptr<WorkerChannel> channel) {
+  std::unique_ptr<EngineLoop> loop(new EngineLoop(std::move(options), std::move(channel)));
   loop->thread_ = std::thread([l = loop.get()] { l->Run(); });
   return loop;
 }
 
-EngineLoop::EngineLoop(std::unique_ptr<WorkerChannel> channel,
-                       std::unique_ptr<Engine> engine)
-    : channel_(std::move(channel)), engine_(std::move(engine)), worker_(engine_->worker()) {}
+EngineLoop::EngineLoop(LoopOptions options, std::unique_ptr<WorkerChannel> channel)
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      availability_(absl::UnavailableError(
+          absl::StrCat("worker group ", options_.name, " is not connected yet"))) {}
 
 EngineLoop::~EngineLoop() {
   {
@@ -27,6 +40,12 @@ EngineLoop::~EngineLoop() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+}
+
+absl::Status EngineLoop::WaitFirstAttempt() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&first_attempt_done_));
+  return first_attempt_;
 }
 
 void EngineLoop::Submit(LoopRequest request) {
@@ -38,7 +57,12 @@ void EngineLoop::Submit(LoopRequest request) {
 
 void EngineLoop::Cancel(const std::string& request_id) {
   absl::MutexLock lock(&mu_);
-  cancels_.push_back(request_id);
+  cancels_.push_back({request_id, -1});
+}
+
+void EngineLoop::CancelSample(const std::string& request_id, int sample_index) {
+  absl::MutexLock lock(&mu_);
+  cancels_.push_back({request_id, sample_index});
 }
 
 LoopStats EngineLoop::Stats() const {
@@ -46,7 +70,77 @@ LoopStats EngineLoop::Stats() const {
   return stats_;
 }
 
+absl::Status EngineLoop::availability() const {
+  absl::MutexLock lock(&mu_);
+  return availability_;
+}
+
+WorkerDescription EngineLoop::worker() const {
+  absl::MutexLock lock(&mu_);
+  return worker_;
+}
+
+bool EngineLoop::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+absl::Status EngineLoop::Connect() {
+  // The first attempt waits the full connect timeout (workers still loading
+  // their model); later ones are short, so that stopping is never held up
+  // long (the gRPC channel keeps dialling in between anyway).
+  bool first;
+  {
+    absl::MutexLock lock(&mu_);
+    first = !first_attempt_done_;
+  }
+  absl::Status reconnect = channel_->Reconnect(
+      first ? options_.connect_timeout : std::min(options_.connect_timeout, absl::Seconds(1)));
+  if (absl::IsUnimplemented(reconnect)) {
+    can_reconnect_ = false;  // in-process: always there
+  } else if (!reconnect.ok()) {
+    return reconnect;
+  }
+  absl::StatusOr<WorkerDescription> d = channel_->Describe();
+  if (!d.ok()) return d.status();
+  if (options_.validate) {
+    if (absl::Status s = options_.validate(*d); !s.ok()) return s;
+  }
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(options_.engine, *channel_);
+  if (!engine.ok()) return engine.status();
+  engine_ = std::move(*engine);
+  absl::MutexLock lock(&mu_);
+  worker_ = engine_->worker();
+  return absl::OkStatus();
+}
+
+void EngineLoop::SetAvailability(const absl::Status& status) {
+  const bool now_available = status.ok();
+  const bool was_available = available_.exchange(now_available, std::memory_order_acq_rel);
+  {
+    absl::MutexLock lock(&mu_);
+    availability_ = status;
+  }
+  const std::string reason(status.message());
+  if (options_.log && (now_available != was_available || reason != logged_reason_)) {
+    logged_reason_ = reason;
+    nlohmann::json log = {{"event", now_available ? "worker group available"
+                                                  : "worker group unavailable"},
+                          {"group", options_.name}};
+    if (!now_available) log["reason"] = reason;
+    std::fprintf(stderr, "%s\n", log.dump().c_str());
+  }
+  if (now_available != was_available && options_.on_availability_change) {
+    options_.on_availability_change();
+  }
+}
+
 void EngineLoop::Admit(LoopRequest& r) {
+  if (engine_ == nullptr) {
+    load_.fetch_sub(1, std::memory_order_relaxed);
+    r.on_error(availability());
+    return;
+  }
   const std::string id = r.request.request_id;
   InFlight f{std::move(r.on_update), std::move(r.on_error), r.request.n};
   absl::Status s =
@@ -79,31 +173,80 @@ void EngineLoop::FailAll(const absl::Status& status) {
   absl::flat_hash_map<std::string, InFlight> failed;
   failed.swap(in_flight_);  // OnUpdate ignores the cancellations below
   for (auto& [id, f] : failed) {
-    engine_->Cancel(id).IgnoreError();
+    if (engine_ != nullptr) engine_->Cancel(id).IgnoreError();
     f.on_error(status);
     load_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
+void EngineLoop::RetireEngine() {
+  retired_stats_ += engine_->stats();
+  engine_.reset();
+  // The new session starts with an empty KV pool: nothing is cached.
+  prefixes_.Clear();
+}
+
 void EngineLoop::Publish() {
   LoopStats s;
-  s.running = engine_->num_running();
-  s.waiting = engine_->num_waiting();
-  s.blocks_used = engine_->blocks().num_used();
-  s.blocks_total = worker_.num_kv_blocks;
-  s.steps = engine_->stats().steps;
-  s.preemptions = engine_->stats().preemptions;
-  s.prompt_tokens = engine_->stats().prompt_tokens;
-  s.generated_tokens = engine_->stats().generated_tokens;
+  s.engine = retired_stats_;
+  if (engine_ != nullptr) {
+    s.engine += engine_->stats();
+    s.running = engine_->num_running();
+    s.waiting = engine_->num_waiting();
+    s.blocks_used = engine_->blocks().num_used();
+  }
+  s.steps = s.engine.steps;
+  s.preemptions = s.engine.preemptions;
+  s.prompt_tokens = s.engine.prompt_tokens;
+  s.generated_tokens = s.engine.generated_tokens;
+  s.worker_failures = worker_failures_;
   absl::MutexLock lock(&mu_);
+  s.blocks_total = worker_.num_kv_blocks;
   s.waiting += static_cast<int>(inbox_.size());
   stats_ = s;
 }
 
 void EngineLoop::Run() {
+  absl::Duration backoff = options_.initial_backoff;
   while (true) {
+    if (engine_ == nullptr) {
+      const absl::Status connected = Connect();
+      {
+        absl::MutexLock lock(&mu_);
+        if (!first_attempt_done_) {
+          first_attempt_done_ = true;
+          first_attempt_ = connected;
+        }
+      }
+      SetAvailability(connected.ok()
+                          ? absl::OkStatus()
+                          : absl::UnavailableError(absl::StrCat(
+                                "worker group ", options_.name,
+                                " is unavailable: ", connected.message())));
+      Publish();
+      if (!connected.ok()) {
+        // Requests that raced the failure go back to their senders at once
+        // (the front end routes them to an available group).
+        std::vector<LoopRequest> inbox;
+        {
+          absl::MutexLock lock(&mu_);
+          auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            return stop_ || !inbox_.empty();
+          };
+          mu_.AwaitWithTimeout(absl::Condition(&wake), backoff);
+          if (stop_) return;
+          inbox.swap(inbox_);
+          cancels_.clear();
+        }
+        for (LoopRequest& r : inbox) Admit(r);
+        if (inbox.empty()) backoff = std::min(backoff * 2, options_.max_backoff);
+        continue;
+      }
+      backoff = options_.initial_backoff;
+    }
+
     std::vector<LoopRequest> inbox;
-    std::vector<std::string> cancels;
+    std::vector<CancelOrder> cancels;
     const bool has_work = engine_->HasWork();
     {
       absl::MutexLock lock(&mu_);
@@ -118,7 +261,13 @@ void EngineLoop::Run() {
       cancels.swap(cancels_);
     }
     for (LoopRequest& r : inbox) Admit(r);
-    for (const std::string& id : cancels) engine_->Cancel(id).IgnoreError();
+    for (const CancelOrder& c : cancels) {
+      if (c.sample_index < 0) {
+        engine_->Cancel(c.request_id).IgnoreError();
+      } else {
+        engine_->CancelSample(c.request_id, c.sample_index).IgnoreError();
+      }
+    }
     if (engine_->HasWork()) {
       step_start_ = absl::Now();
       in_step_ = true;
@@ -127,7 +276,20 @@ void EngineLoop::Run() {
       std::vector<SequenceUpdate> held;
       held.swap(held_errors_);
       if (!s.ok()) {
+        ++worker_failures_;
+        const bool reconnect = can_reconnect_ && absl::IsUnavailable(s);
+        // Unavailable first, so that requests sent elsewhere by FailAll's
+        // callbacks do not come back here.
+        if (reconnect) {
+          SetAvailability(absl::UnavailableError(absl::StrCat(
+              "worker group ", options_.name, " failed: ", s.message())));
+        }
         FailAll(s);
+        if (reconnect) {
+          RetireEngine();
+          Publish();
+          continue;  // reconnects at the top
+        }
         Publish();
         absl::SleepFor(absl::Milliseconds(100));  // do not spin on a dead worker
         continue;

@@ -9,15 +9,36 @@
 // freed with the sequence).
 #include <algorithm>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "scheduler/engine.h"
 #include "scheduler/ngram_proposer.h"
 
 namespace llm {
 
+absl::StatusOr<DraftSource> ParseDraftSource(const std::string& name) {
+  if (name == "none" || name.empty()) return DraftSource::kNone;
+  if (name == "ngram") return DraftSource::kNgram;
+  if (name == "model") return DraftSource::kDraftModel;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("--draft must be none, ngram or model, got '%s'", name));
+}
+
+const char* DraftSourceName(DraftSource source) {
+  switch (source) {
+    case DraftSource::kNone: return "none";
+    case DraftSource::kNgram: return "ngram";
+    case DraftSource::kDraftModel: return "model";
+  }
+  return "none";
+}
+
 int Engine::PlanSpeculation(const Sequence& s, int budget_tokens,
                             std::vector<int32_t>& drafts) const {
   drafts.clear();
   if (s.spec_k <= 0 || s.num_pending() != 1) return 0;
+  const int limit = options_.speculative.disable_by_batch_size;
+  if (limit > 0 && num_running() > limit) return 0;
   const int len = static_cast<int>(s.tokens.size());
   // Every kept draft plus the target's own token must fit max_tokens and
   // the context: no position is scored that could never be emitted.

@@ -11,6 +11,12 @@
 #include "scheduler/utf8_sanitize.h"
 
 namespace llm {
+namespace {
+
+// A request is sent to at most this many worker groups.
+constexpr int kMaxAttempts = 3;
+
+}  // namespace
 
 GenerateReactor* GenerateReactor::Start(InferenceService& service,
                                         grpc::CallbackServerContext* context,
@@ -52,34 +58,41 @@ void GenerateReactor::Begin(grpc::CallbackServerContext* context) {
   stop_ids_ = prepared->request.stop_token_ids;
   const Tokenizer& tokenizer = *service_.model().tokenizer;
 
-  LoopRequest lr;
-  lr.request = std::move(prepared->request);
-  lr.request.request_id = engine_id_;
-  std::shared_ptr<GenerateReactor> self = self_;
-  lr.on_update = [self](const SequenceUpdate& u) { self->OnUpdate(u); };
-  lr.on_error = [self](const absl::Status& s) { self->OnLoopError(s); };
+  engine_request_ = std::move(prepared->request);
+  engine_request_.request_id = engine_id_;
 
   absl::Status admitted;
   {
     absl::MutexLock lock(&mu_);
-    samples_.resize(lr.request.n);
+    samples_.resize(engine_request_.n);
     for (Sample& s : samples_) {
       s.detok.emplace(tokenizer);
       s.matcher.emplace(prepared->stop);
     }
     // Under mu_ so that no update is handled before loop_ is set.
-    absl::StatusOr<EngineLoop*> loop = service_.Admit(std::move(lr));
-    if (loop.ok()) {
-      loop_ = *loop;
-    } else {
-      admitted = loop.status();
-    }
+    Submit(admitted);
   }
   if (!admitted.ok()) {
     Reject(ToGrpcStatus(admitted), "rejected");
     return;
   }
   if (SchedulerMetrics* m = service_.metrics()) m->AddPromptTokens(prompt_tokens_);
+}
+
+bool GenerateReactor::Submit(absl::Status& status) {
+  LoopRequest lr;
+  lr.request = engine_request_;
+  std::shared_ptr<GenerateReactor> self = self_;
+  lr.on_update = [self](const SequenceUpdate& u) { self->OnUpdate(u); };
+  lr.on_error = [self](const absl::Status& s) { self->OnLoopError(s); };
+  ++attempts_;
+  absl::StatusOr<EngineLoop*> loop = service_.Admit(std::move(lr));
+  if (!loop.ok()) {
+    status = loop.status();
+    return false;
+  }
+  loop_ = *loop;
+  return true;
 }
 
 void GenerateReactor::FinishSample(Sample& s, int index, const std::string& reason,
@@ -94,6 +107,8 @@ void GenerateReactor::FinishSample(Sample& s, int index, const std::string& reas
 
 void GenerateReactor::OnUpdate(const SequenceUpdate& u) {
   bool cancel_engine = false;
+  int cancel_sample = -1;
+  EngineLoop* loop = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (done_ || final_status_.has_value() || u.sample_index < 0 ||
@@ -117,8 +132,10 @@ void GenerateReactor::OnUpdate(const SequenceUpdate& u) {
       if (metrics != nullptr) {
         if (!first_token_seen_) {
           metrics->ObserveTimeToFirstToken(now - arrival_);
-          metrics->ObserveQueueTime(std::max(absl::ZeroDuration(),
-                                             loop_->step_start() - arrival_));
+          const absl::Time scheduled = u.first_scheduled != absl::InfinitePast()
+                                           ? u.first_scheduled
+                                           : loop_->step_start();
+          metrics->ObserveQueueTime(std::max(absl::ZeroDuration(), scheduled - arrival_));
         } else if (s.completion_tokens > 0 && i == 0) {
           metrics->ObserveInterTokenLatency(now - s.last_token);
         }
@@ -168,8 +185,11 @@ void GenerateReactor::OnUpdate(const SequenceUpdate& u) {
     if (msg.token_ids_size() > 0 || !msg.text().empty() || s.finished) {
       outbox_.push_back(std::move(msg));
     }
-    // Every sample has ended for the client; samples ended by a stop string
-    // may still run in the engine and must give their blocks back.
+    // A sample ended by a stop string may still run in the engine: it gives
+    // its blocks back at once, while its siblings go on. Once every sample
+    // has ended for the client, the request is cancelled as a whole (also
+    // covering samples the engine could not cancel alone).
+    if (s.finished && !s.engine_finished) cancel_sample = u.sample_index;
     const bool all_finished = std::all_of(samples_.begin(), samples_.end(),
                                           [](const Sample& x) { return x.finished; });
     const bool engine_busy = std::any_of(samples_.begin(), samples_.end(),
@@ -178,8 +198,13 @@ void GenerateReactor::OnUpdate(const SequenceUpdate& u) {
       cancel_sent_ = true;
       cancel_engine = true;
     }
+    loop = loop_;
   }
-  if (cancel_engine) loop_->Cancel(engine_id_);
+  if (cancel_engine) {
+    loop->Cancel(engine_id_);
+  } else if (cancel_sample >= 0) {
+    loop->CancelSample(engine_id_, cancel_sample);
+  }
   Pump();
 }
 
@@ -187,8 +212,16 @@ void GenerateReactor::OnLoopError(const absl::Status& status) {
   {
     absl::MutexLock lock(&mu_);
     if (done_ || final_status_.has_value()) return;
+    // The group lost its worker before the client saw anything of this
+    // request: run it again elsewhere. (After the first token the client
+    // would see the stream restart, so the call ends instead.)
+    absl::Status retry_status = status;
+    if (absl::IsUnavailable(status) && !first_token_seen_ && !cancel_sent_ &&
+        attempts_ < kMaxAttempts && Submit(retry_status)) {
+      return;
+    }
     outbox_.clear();
-    final_status_ = ToGrpcStatus(status);
+    final_status_ = ToGrpcStatus(retry_status);
     finish_label_ = "error";
   }
   Pump();

@@ -7,7 +7,10 @@
 // no sample needs the engine any more, cancels the request there), one final
 // message per sample with finish_reason and usage. A client that cancels or
 // whose deadline passes cancels the request in the engine, which frees its
-// blocks before the next step.
+// blocks before the next step; a sample ended by a stop string is cancelled
+// in the engine on its own. When the request's worker group fails before
+// anything was streamed, the request is sent again to another group (the
+// client sees nothing of it); after that the call ends with UNAVAILABLE.
 //
 // Lifetime: shared by the gRPC library (until OnDone) and the engine loop's
 // callbacks (until the loop drops the request); whichever lets go last
@@ -62,6 +65,9 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   void Begin(grpc::CallbackServerContext* context);
   void OnUpdate(const SequenceUpdate& u);
   void OnLoopError(const absl::Status& status);
+  // Hands the request (again) to the service; false with `status` set when
+  // it was not admitted.
+  bool Submit(absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishSample(Sample& s, int index, const std::string& reason,
                     v1::GenerateResponse* msg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the next write, or Finish when everything is written. Call with
@@ -77,6 +83,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   absl::Mutex mu_;
   EngineLoop* loop_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::string engine_id_;  // set before the loop sees the request
+  GenerationRequest engine_request_;  // as admitted, kept for a retry
+  int attempts_ ABSL_GUARDED_BY(mu_) = 0;
   int prompt_tokens_ = 0;
   std::vector<int32_t> stop_ids_;
   std::vector<Sample> samples_ ABSL_GUARDED_BY(mu_);

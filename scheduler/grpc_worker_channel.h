@@ -1,21 +1,30 @@
 // File: scheduler/grpc_worker_channel.h
 //
 // GrpcWorkerChannel: a WorkerChannel to one llm-worker process over gRPC.
-// Execute writes the plan on one persistent Execute stream (opened at
-// Connect) and blocks until the matching result arrives; a plan the worker
-// rejects comes back as that status (INVALID_ARGUMENT ...), the stream
-// staying usable. When the stream breaks (worker gone) every later call
-// returns Unavailable naming the address.
+// Execute writes the plan on one persistent Execute stream (a session: the
+// worker keeps per-sequence state for as long as the stream lives) and
+// blocks until the matching result arrives; a plan the worker rejects comes
+// back as that status (INVALID_ARGUMENT ...), the stream staying usable.
+//
+// Failures: when the stream breaks (worker killed, connection reset) or no
+// result arrives within the step timeout (worker hung: SIGSTOP, deadlock;
+// a watchdog thread cancels the stream), Execute returns Unavailable naming
+// the address, and so does every later call until Reconnect opens a fresh
+// session. The underlying gRPC channel retries the TCP connection with a
+// short backoff, so a restarted worker is found again within seconds.
 //
 // Thread safety: one caller at a time (the group's engine loop), as the
-// WorkerChannel contract says.
+// WorkerChannel contract says; the watchdog only cancels.
 #ifndef LLM_SCHEDULER_GRPC_WORKER_CHANNEL_H_
 #define LLM_SCHEDULER_GRPC_WORKER_CHANNEL_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/worker_channel.h"
 #include "grpcpp/grpcpp.h"
@@ -23,35 +32,66 @@
 
 namespace llm {
 
+struct GrpcWorkerChannelOptions {
+  // Null means plaintext. With TLS, the scheduler's client certificate is
+  // in here too (mutual TLS).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Longest a step may take before the worker is declared hung. Generous:
+  // a long prefill chunk on a slow CPU takes seconds.
+  absl::Duration step_timeout = absl::Seconds(60);
+};
+
 class GrpcWorkerChannel final : public WorkerChannel {
  public:
-  // Connects to the worker at `address` (HOST:PORT), waiting at most
-  // `timeout`; Unavailable "worker at ADDR is not reachable" otherwise.
+  // The channel, not yet connected: Reconnect opens the first session.
+  static std::unique_ptr<GrpcWorkerChannel> Create(const std::string& address,
+                                                   const GrpcWorkerChannelOptions& options);
+  // Create + Reconnect(timeout): Unavailable "worker at ADDR is not
+  // reachable" when the worker does not answer in time.
   static absl::StatusOr<std::unique_ptr<GrpcWorkerChannel>> Connect(
-      const std::string& address, absl::Duration timeout);
+      const std::string& address, absl::Duration timeout,
+      const GrpcWorkerChannelOptions& options = {});
   ~GrpcWorkerChannel() override;
 
   absl::StatusOr<WorkerDescription> Describe() override;
   absl::StatusOr<StepResult> Execute(const StepPlan& plan) override;
+  // Ends the current session (if any) and opens a new one once the worker
+  // accepts a connection, waiting at most `timeout`.
+  absl::Status Reconnect(absl::Duration timeout) override;
 
   // The full Describe answer (model name, architecture, KV bytes ...).
   absl::StatusOr<worker::v1::DescribeResponse> DescribeProto();
   const std::string& address() const { return address_; }
 
  private:
-  GrpcWorkerChannel(std::string address, std::shared_ptr<grpc::Channel> channel);
+  GrpcWorkerChannel(std::string address, std::shared_ptr<grpc::Channel> channel,
+                    absl::Duration step_timeout);
   absl::Status Broken(const std::string& what);
+  void CloseSession();
+  void Watchdog();
 
   const std::string address_;
+  const absl::Duration step_timeout_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<worker::v1::Worker::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> stream_context_;
   std::unique_ptr<grpc::ClientReaderWriter<worker::v1::StepPlan, worker::v1::StepResult>>
       stream_;
-  absl::Status broken_;  // set once the stream has failed
+  absl::Status broken_;  // not OK while there is no usable session
   // Reused between steps to avoid reallocating repeated fields.
   worker::v1::StepPlan plan_proto_;
   worker::v1::StepResult result_proto_;
+
+  // The step watchdog: while a step is armed, cancels the stream's context
+  // once the deadline passes (checked every step_timeout / 4, at most
+  // 500 ms).
+  absl::Mutex watch_mu_;
+  absl::CondVar watch_cv_;
+  grpc::ClientContext* armed_context_ ABSL_GUARDED_BY(watch_mu_) = nullptr;
+  absl::Time armed_deadline_ ABSL_GUARDED_BY(watch_mu_);
+  bool timed_out_ ABSL_GUARDED_BY(watch_mu_) = false;
+  bool stop_watchdog_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::thread watchdog_;
 };
 
 }  // namespace llm

@@ -1,6 +1,7 @@
 // File: scheduler/inference_service.cc
 #include "scheduler/inference_service.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -9,12 +10,16 @@
 #include "absl/time/clock.h"
 #include "scheduler/generate_reactor.h"
 #include "scheduler/grpc_status.h"
+#include "scheduler/prefix_index.h"
 #include "scheduler/utf8_sanitize.h"
 
 namespace llm {
 namespace {
 
 const std::vector<WorkerGroup> kNoGroups;
+// Prompt blocks hashed for routing: enough for long shared system prompts,
+// bounded so routing stays cheap.
+constexpr int kMaxRoutedBlocks = 64;
 
 }  // namespace
 
@@ -67,10 +72,16 @@ v1::ModelInfo InferenceService::Info() const {
     const LoopStats s = g.loop->Stats();
     v1::WorkerGroupInfo* gi = info.add_worker_groups();
     for (const std::string& a : g.addresses) gi->add_addresses(a);
-    gi->set_backend(g.loop->worker().backend);
+    const WorkerDescription worker = g.loop->worker();
+    gi->set_backend(worker.backend);
     gi->set_num_kv_blocks(s.blocks_total);
     gi->set_num_kv_blocks_used(s.blocks_used);
-    gi->set_block_size(g.loop->worker().block_size);
+    gi->set_block_size(worker.block_size);
+    gi->set_available(g.loop->available());
+    if (!g.loop->available()) {
+      gi->set_unavailable_reason(std::string(g.loop->availability().message()));
+    }
+    gi->set_worker_failures(s.worker_failures);
     gi->set_num_running(s.running);
     gi->set_num_waiting(s.waiting);
     total += s.blocks_total;
@@ -104,6 +115,15 @@ SchedulerGauges InferenceService::Gauges() const {
     g.blocks_used += s.blocks_used;
     g.blocks_total += s.blocks_total;
     g.preemptions += s.preemptions;
+    g.groups += 1;
+    g.groups_available += group.loop->available() ? 1 : 0;
+    g.worker_failures += s.worker_failures;
+    g.spec_ngram.verifications += s.engine.spec_ngram_verifications;
+    g.spec_ngram.proposed += s.engine.spec_ngram_proposed_tokens;
+    g.spec_ngram.accepted += s.engine.spec_ngram_accepted_tokens;
+    g.spec_draft_model.verifications += s.engine.spec_draft_model_verifications;
+    g.spec_draft_model.proposed += s.engine.spec_draft_model_proposed_tokens;
+    g.spec_draft_model.accepted += s.engine.spec_draft_model_accepted_tokens;
   }
   return g;
 }
@@ -114,22 +134,54 @@ absl::StatusOr<EngineLoop*> InferenceService::Admit(LoopRequest request) {
   }
   absl::MutexLock lock(&admission_mu_);
   int waiting = 0;
-  EngineLoop* best = nullptr;
-  int best_load = std::numeric_limits<int>::max();
+  std::vector<EngineLoop*> available;
+  std::string down;  // why the others are not
   for (const WorkerGroup& g : groups_) {
     waiting += g.loop->Stats().waiting;
-    if (g.loop->load() < best_load) {
-      best_load = g.loop->load();
-      best = g.loop.get();
+    if (g.loop->available()) {
+      available.push_back(g.loop.get());
+    } else {
+      absl::StrAppend(&down, down.empty() ? "" : "; ", g.loop->availability().message());
     }
+  }
+  if (available.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("no worker group is available (", down, "); retry shortly"));
   }
   if (waiting >= options_.max_queue) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the admission queue is full (%d sequences waiting, --max-queue %d); retry later",
         waiting, options_.max_queue));
   }
+  EngineLoop* best = available[0];
+  for (EngineLoop* loop : available) {
+    if (loop->load() < best->load()) best = loop;
+  }
+  std::vector<BlockHash> hashes;
+  if (available.size() > 1 && options_.prefix_routing) {
+    // The group holding the longest prefix of this prompt computes the
+    // least, unless that would overload it compared with the idlest group.
+    hashes = PromptBlockHashes(request.request.prompt_tokens, best->worker().block_size,
+                               options_.cache_salt, kMaxRoutedBlocks);
+    const int slack = std::max(4, options_.max_num_seqs / 4);
+    int best_match = best->prefixes().MatchLength(hashes);
+    for (EngineLoop* loop : available) {
+      const int match = loop->prefixes().MatchLength(hashes);
+      if (match > best_match && loop->load() <= best->load() + slack) {
+        best = loop;
+        best_match = match;
+      }
+    }
+    best->prefixes().Record(hashes);
+  }
   best->Submit(std::move(request));
   return best;
+}
+
+bool InferenceService::any_group_available() const {
+  if (!ready()) return false;
+  return std::any_of(groups_.begin(), groups_.end(),
+                     [](const WorkerGroup& g) { return g.loop->available(); });
 }
 
 std::string InferenceService::NextRequestId() {

@@ -2,9 +2,10 @@
 //
 // InferenceService: the public llm.v1.Inference gRPC service. It owns the
 // tokenizer and one EngineLoop per worker group. Handlers never block:
-// Generate validates, tokenizes and hands the request to the least-loaded
-// group's loop through its inbox (GenerateReactor then streams the loop's
-// updates); Tokenize and GetModelInfo answer at once. Admission is bounded:
+// Generate validates, tokenizes and hands the request to an available
+// group's loop through its inbox (prefix-aware, else least loaded;
+// GenerateReactor then streams the loop's updates); Tokenize and
+// GetModelInfo answer at once. Admission is bounded:
 // when max_queue sequences already wait, Generate answers
 // RESOURCE_EXHAUSTED. Before the workers are connected and while draining
 // (SIGTERM), new calls get UNAVAILABLE.
@@ -36,6 +37,11 @@ struct InferenceOptions {
   int max_batched_tokens = 2048;
   std::string model_name;
   std::string architecture;
+  // Send a request to the group that was recently given the longest prefix
+  // of its prompt (its blocks are likely cached there) unless that group is
+  // much busier than the least-loaded one.
+  bool prefix_routing = true;
+  uint64_t cache_salt = 0;  // as EngineOptions::cache_salt
 };
 
 struct WorkerGroup {
@@ -54,6 +60,8 @@ class InferenceService final : public v1::Inference::CallbackService {
   // Once, when the workers are connected. REQUIRES: groups non-empty.
   void SetGroups(std::vector<WorkerGroup> groups);
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Some group can take requests now (the health status).
+  bool any_group_available() const;
 
   // Set before serving; may stay null (no metrics).
   void set_metrics(SchedulerMetrics* metrics) { metrics_ = metrics; }
@@ -79,8 +87,10 @@ class InferenceService final : public v1::Inference::CallbackService {
   const ModelFacts& model() const { return facts_; }
   SchedulerMetrics* metrics() const { return metrics_; }
   bool draining() const { return draining_.load(); }
-  // Checks the queue bound and submits to the least-loaded group; returns
-  // that group's loop (for cancellation). RESOURCE_EXHAUSTED when full.
+  // Checks the queue bound and submits to an available group: the one
+  // holding the longest cached prefix of the prompt, else the least loaded.
+  // Returns that group's loop (for cancellation). RESOURCE_EXHAUSTED when
+  // full, UNAVAILABLE when no group is available.
   absl::StatusOr<EngineLoop*> Admit(LoopRequest request);
   std::string NextRequestId();
   void StreamOpened();

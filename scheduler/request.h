@@ -19,6 +19,11 @@
 namespace llm {
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };
+
+// Upper bound on K (draft tokens per step) anywhere, per request or per
+// deployment: beyond ~10 the chance that all drafts hold is tiny and the
+// verification rows are wasted.
+inline constexpr int kMaxSpeculativeTokens = 32;
 const char* FinishReasonName(FinishReason reason);  // "stop", "length", ...
 
 struct GenerationRequest {
@@ -31,7 +36,9 @@ struct GenerationRequest {
   std::vector<int32_t> stop_token_ids;
   // Speculative decoding for this request: unset = the engine's default
   // (EngineOptions::speculative), 0 = off, K > 0 = up to K draft tokens per
-  // step from the engine's draft source. Output is unchanged either way.
+  // step from the engine's draft source, capped at its
+  // max_num_speculative_tokens. Output is unchanged either way (in
+  // distribution when a draft model samples). Range [0, kMaxSpeculativeTokens].
   std::optional<int> num_speculative_tokens;
 };
 
@@ -43,6 +50,9 @@ struct SequenceUpdate {
   FinishReason finish_reason = FinishReason::kNone;  // kNone: still running
   int num_prompt_tokens = 0;
   int num_cached_tokens = 0;
+  // When the sequence first got a chunk into a step: the end of its
+  // queueing (llm_queue_time_seconds). Set on token updates.
+  absl::Time first_scheduled = absl::InfinitePast();
   // Speculative decoding in the step(s) this update covers.
   int num_proposed_draft_tokens = 0;
   int num_accepted_draft_tokens = 0;
@@ -78,6 +88,7 @@ struct Sequence {
   int spec_max_k = 0;
   int spec_k = 0;
   absl::Time arrival;
+  absl::Time first_scheduled = absl::InfinitePast();  // see SequenceUpdate
   FinishReason finish_reason = FinishReason::kNone;
   UpdateCallback on_update;
 

@@ -152,6 +152,15 @@ absl::StatusOr<PreparedGenerate> PrepareGenerate(const v1::GenerateRequest& r,
   }
   g.stop_token_ids.assign(r.stop_token_ids().begin(), r.stop_token_ids().end());
   g.ignore_eos = r.ignore_eos();
+  if (r.has_num_speculative_tokens()) {
+    if (r.num_speculative_tokens() < 0 ||
+        r.num_speculative_tokens() > kMaxSpeculativeTokens) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "num_speculative_tokens must be in [0, %d]; got %d", kMaxSpeculativeTokens,
+          r.num_speculative_tokens()));
+    }
+    g.num_speculative_tokens = r.num_speculative_tokens();
+  }
   return out;
 }
 

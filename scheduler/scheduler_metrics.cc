@@ -68,8 +68,8 @@ absl::StatusOr<std::unique_ptr<SchedulerMetrics>> SchedulerMetrics::Create(
   m->e2e_ = AddHistogram(r, "llm_e2e_request_latency_seconds",
                          "Arrival of a request to its last sample's end", e2e);
   m->queue_ = AddHistogram(r, "llm_queue_time_seconds",
-                           "Arrival of a request to the start of the step that "
-                           "produced its first token",
+                           "Arrival of a request to the start of the first step "
+                           "that computed any of it",
                            ttft);
   m->running_ = AddGauge(r, "llm_requests_running", "Sequences in the running batch");
   m->waiting_ = AddGauge(r, "llm_requests_waiting",
@@ -89,6 +89,35 @@ absl::StatusOr<std::unique_ptr<SchedulerMetrics>> SchedulerMetrics::Create(
                                "Prompt tokens served from the prefix cache");
   m->preemptions_ = AddCounter(r, "llm_preemptions_total",
                                "Sequences preempted (blocks freed, recomputed later)");
+  m->groups_ = AddGauge(r, "llm_worker_groups", "Worker groups configured (--workers)");
+  m->groups_available_ = AddGauge(
+      r, "llm_worker_groups_available",
+      "Worker groups taking requests (connected, last step succeeded)");
+  m->worker_failures_ = AddCounter(
+      r, "llm_worker_failures_total",
+      "Steps that lost their worker (stream broken or --step-timeout passed)");
+  // Speculative decoding (vLLM's spec_decode counters, per draft source):
+  // acceptance rate = accepted / draft tokens, mean accepted drafts per
+  // verification = accepted / verifications (tokens per verification: + 1).
+  auto& verifications = prometheus::BuildCounter()
+                            .Name("llm_spec_decode_verifications_total")
+                            .Help("Sequence-steps that verified >= 1 draft token, by "
+                                  "draft source")
+                            .Register(r);
+  auto& drafts = prometheus::BuildCounter()
+                     .Name("llm_spec_decode_draft_tokens_total")
+                     .Help("Draft tokens proposed and scored by the model, by draft source")
+                     .Register(r);
+  auto& accepted = prometheus::BuildCounter()
+                       .Name("llm_spec_decode_accepted_tokens_total")
+                       .Help("Draft tokens accepted (emitted as output), by draft source")
+                       .Register(r);
+  for (auto [counters, source] : {std::pair{&m->spec_ngram_, "ngram"},
+                                  std::pair{&m->spec_draft_model_, "draft_model"}}) {
+    counters->verifications = &verifications.Add({{"source", source}});
+    counters->proposed = &drafts.Add({{"source", source}});
+    counters->accepted = &accepted.Add({{"source", source}});
+  }
   m->collectable_ = std::make_shared<RefreshingCollectable>(*m);
   // prometheus-cpp reports a failed bind by throwing; caught here only.
   try {
@@ -115,10 +144,30 @@ void SchedulerMetrics::Refresh() {
   blocks_used_->Set(g.blocks_used);
   blocks_total_->Set(g.blocks_total);
   usage_->Set(g.blocks_total > 0 ? static_cast<double>(g.blocks_used) / g.blocks_total : 0);
+  groups_->Set(g.groups);
+  groups_available_->Set(g.groups_available);
   absl::MutexLock lock(&refresh_mu_);
+  if (g.worker_failures > worker_failures_seen_) {
+    worker_failures_->Increment(static_cast<double>(g.worker_failures - worker_failures_seen_));
+    worker_failures_seen_ = g.worker_failures;
+  }
   if (g.preemptions > preemptions_seen_) {
     preemptions_->Increment(static_cast<double>(g.preemptions - preemptions_seen_));
     preemptions_seen_ = g.preemptions;
+  }
+  // Engine counters only grow (LoopStats sums over reconnections), so the
+  // difference since the last scrape is what to add.
+  auto advance = [](prometheus::Counter* c, int64_t now, int64_t& seen) {
+    if (now > seen) {
+      c->Increment(static_cast<double>(now - seen));
+      seen = now;
+    }
+  };
+  for (auto [counters, now] : {std::pair{&spec_ngram_, g.spec_ngram},
+                               std::pair{&spec_draft_model_, g.spec_draft_model}}) {
+    advance(counters->verifications, now.verifications, counters->seen.verifications);
+    advance(counters->proposed, now.proposed, counters->seen.proposed);
+    advance(counters->accepted, now.accepted, counters->seen.accepted);
   }
 }
 

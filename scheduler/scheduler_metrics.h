@@ -3,9 +3,9 @@
 // SchedulerMetrics: the Prometheus metrics of llm-scheduler (docs/metrics.md
 // lists and explains them), served in the text format on --metrics-listen.
 // Latencies and token counts are recorded by the request streams as they
-// happen; the gauges (running, waiting, KV blocks) and the preemption
-// counter are refreshed from the engine loops at each scrape, through the
-// `refresh` callback given at creation.
+// happen; the gauges (running, waiting, KV blocks), the preemption counter
+// and the speculative-decoding counters are refreshed from the engine loops
+// at each scrape, through the `refresh` callback given at creation.
 //
 // Thread safety: thread-safe.
 #ifndef LLM_SCHEDULER_SCHEDULER_METRICS_H_
@@ -34,6 +34,17 @@ struct SchedulerGauges {
   int blocks_used = 0;
   int blocks_total = 0;
   int64_t preemptions = 0;  // cumulative
+  int groups = 0;            // worker groups configured
+  int groups_available = 0;  // of which taking requests now
+  int64_t worker_failures = 0;  // steps that lost a worker, cumulative
+  // Speculative decoding, cumulative, per draft source (EngineStats).
+  struct Speculation {
+    int64_t verifications = 0;  // sequence-steps that scored >= 1 draft
+    int64_t proposed = 0;       // draft tokens scored
+    int64_t accepted = 0;       // of which accepted
+  };
+  Speculation spec_ngram;
+  Speculation spec_draft_model;
 };
 
 class SchedulerMetrics {
@@ -80,8 +91,22 @@ class SchedulerMetrics {
   prometheus::Counter* generation_tokens_ = nullptr;
   prometheus::Counter* prefix_hits_ = nullptr;
   prometheus::Counter* preemptions_ = nullptr;
+  prometheus::Gauge* groups_ = nullptr;
+  prometheus::Gauge* groups_available_ = nullptr;
+  prometheus::Counter* worker_failures_ = nullptr;
+  // Speculative decoding counters of one draft source ("ngram",
+  // "draft_model"), advanced at each scrape by what the engines added.
+  struct SpecCounters {
+    prometheus::Counter* verifications = nullptr;
+    prometheus::Counter* proposed = nullptr;
+    prometheus::Counter* accepted = nullptr;
+    SchedulerGauges::Speculation seen;  // guarded by refresh_mu_
+  };
+  SpecCounters spec_ngram_;
+  SpecCounters spec_draft_model_;
   absl::Mutex refresh_mu_;
   int64_t preemptions_seen_ = 0;  // guarded by refresh_mu_
+  int64_t worker_failures_seen_ = 0;  // guarded by refresh_mu_
 };
 
 }  // namespace llm

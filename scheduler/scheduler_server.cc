@@ -18,36 +18,44 @@ namespace {
 
 constexpr char kServiceName[] = "llm.v1.Inference";
 
-absl::StatusOr<WorkerGroup> ConnectGroup(const std::string& spec,
-                                         const SchedulerOptions& options,
-                                         const EngineOptions& engine_options,
-                                         const ModelConfig& config) {
+// The group's ranks, not yet connected: its engine loop connects them.
+WorkerGroup StartGroup(const std::string& spec, const SchedulerOptions& options,
+                       const EngineOptions& engine_options, const ModelConfig& config,
+                       std::function<void()> on_availability_change) {
   std::vector<std::string> ranks = absl::StrSplit(spec, '+', absl::SkipEmpty());
-  if (ranks.empty()) return absl::InvalidArgumentError("--workers has an empty group");
+  GrpcWorkerChannelOptions channel_options;
+  channel_options.credentials = options.worker_credentials;
+  channel_options.step_timeout = options.step_timeout;
   std::vector<std::unique_ptr<WorkerChannel>> channels;
   for (const std::string& address : ranks) {
-    absl::StatusOr<std::unique_ptr<GrpcWorkerChannel>> channel =
-        GrpcWorkerChannel::Connect(address, options.connect_timeout);
-    if (!channel.ok()) return channel.status();
-    channels.push_back(std::move(*channel));
+    channels.push_back(GrpcWorkerChannel::Create(address, channel_options));
   }
+  LoopOptions lo;
+  lo.engine = engine_options;
+  lo.name = spec;
+  lo.connect_timeout = options.connect_timeout;
+  lo.log = true;
+  lo.on_availability_change = std::move(on_availability_change);
+  const int block_size = options.block_size;
+  const int n_vocab = config.n_vocab;
+  const int context_length = config.context_length;
+  lo.validate = [spec, block_size, n_vocab,
+                 context_length](const WorkerDescription& d) -> absl::Status {
+    if (block_size != 0 && d.block_size != block_size) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "worker group %s uses block size %d but --block-size is %d", spec, d.block_size,
+          block_size));
+    }
+    if (d.vocab_size != n_vocab || d.context_length != context_length) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "worker group %s serves another model (vocab %d, context %d; --model has %d, %d)",
+          spec, d.vocab_size, d.context_length, n_vocab, context_length));
+    }
+    return absl::OkStatus();
+  };
   auto group = std::make_unique<WorkerGroupChannel>(std::move(channels));
-  absl::StatusOr<WorkerDescription> d = group->Describe();
-  if (!d.ok()) return d.status();
-  if (options.block_size != 0 && d->block_size != options.block_size) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "worker group %s uses block size %d but --block-size is %d", spec,
-        d->block_size, options.block_size));
-  }
-  if (d->vocab_size != config.n_vocab || d->context_length != config.context_length) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "worker group %s serves another model (vocab %d, context %d; --model has %d, %d)",
-        spec, d->vocab_size, d->context_length, config.n_vocab, config.context_length));
-  }
-  absl::StatusOr<std::unique_ptr<EngineLoop>> loop =
-      EngineLoop::Start(engine_options, std::move(group));
-  if (!loop.ok()) return loop.status();
-  return WorkerGroup{std::move(ranks), std::move(*loop)};
+  return WorkerGroup{std::move(ranks),
+                     EngineLoop::StartConnecting(std::move(lo), std::move(group))};
 }
 
 }  // namespace
@@ -55,6 +63,10 @@ absl::StatusOr<WorkerGroup> ConnectGroup(const std::string& spec,
 absl::Status SchedulerOptions::Validate() const {
   if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
   if (workers.empty()) return absl::InvalidArgumentError("--workers is required");
+  for (const std::string& spec : workers) {
+    std::vector<std::string> ranks = absl::StrSplit(spec, '+', absl::SkipEmpty());
+    if (ranks.empty()) return absl::InvalidArgumentError("--workers has an empty group");
+  }
   if (batching != "continuous" && batching != "static") {
     return absl::InvalidArgumentError(
         absl::StrCat("--batching must be continuous or static, got '", batching, "'"));
@@ -65,6 +77,10 @@ absl::Status SchedulerOptions::Validate() const {
   }
   if (block_size < 0) return absl::InvalidArgumentError("--block-size must be >= 0");
   if (max_queue < 1) return absl::InvalidArgumentError("--max-queue must be >= 1");
+  if (routing != "prefix" && routing != "least-loaded") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--routing must be prefix or least-loaded, got '", routing, "'"));
+  }
   return absl::OkStatus();
 }
 
@@ -95,6 +111,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   engine_options.max_num_seqs = options.max_num_seqs;
   engine_options.max_batched_tokens = options.max_batched_tokens;
   engine_options.eog_token_ids = (*tokenizer)->end_of_generation_ids();
+  engine_options.speculative = options.speculative;
 
   InferenceOptions io;
   io.max_queue = options.max_queue;
@@ -103,6 +120,8 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   io.max_batched_tokens = options.max_batched_tokens;
   io.model_name = config->name;
   io.architecture = config->architecture;
+  io.cache_salt = engine_options.cache_salt;
+  io.prefix_routing = options.routing == "prefix";
 
   std::unique_ptr<SchedulerServer> s(new SchedulerServer());
   s->service_ = std::make_unique<InferenceService>(io, std::move(*tokenizer), facts);
@@ -118,40 +137,65 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(options.listen,
+                           options.server_credentials != nullptr
+                               ? options.server_credentials
+                               : grpc::InsecureServerCredentials(),
+                           &s->port_);
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
+    s->server_.reset();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
-  health->SetServingStatus("", false);
-  health->SetServingStatus(kServiceName, false);
+  {
+    absl::MutexLock lock(&s->health_mu_);
+    s->health_ = s->server_->GetHealthCheckService();
+    s->health_->SetServingStatus("", false);
+    s->health_->SetServingStatus(kServiceName, false);
+  }
 
+  // Every group's first attempt runs concurrently; a wrong worker (block
+  // size, model) fails the start, an absent one is retried in the background.
+  SchedulerServer* self = s.get();
   std::vector<WorkerGroup> groups;
   for (const std::string& spec : options.workers) {
-    absl::StatusOr<WorkerGroup> group =
-        ConnectGroup(spec, options, engine_options, *config);
-    if (!group.ok()) return group.status();
-    groups.push_back(std::move(*group));
+    groups.push_back(StartGroup(spec, options, engine_options, *config,
+                                [self] { self->UpdateHealth(); }));
+  }
+  for (WorkerGroup& g : groups) {
+    const absl::Status first = g.loop->WaitFirstAttempt();
+    if (absl::IsFailedPrecondition(first)) return first;
   }
   s->service_->SetGroups(std::move(groups));
-  health->SetServingStatus("", true);
-  health->SetServingStatus(kServiceName, true);
+  s->UpdateHealth();
   return s;
+}
+
+void SchedulerServer::UpdateHealth() {
+  // Called from the groups' loop threads too; health_ is null once the
+  // server is going away.
+  absl::MutexLock lock(&health_mu_);
+  if (health_ == nullptr) return;
+  const bool serving = !draining_.load() && service_->any_group_available();
+  health_->SetServingStatus("", serving);
+  health_->SetServingStatus(kServiceName, serving);
 }
 
 void SchedulerServer::Drain(absl::Duration timeout) {
   if (server_ == nullptr) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus("", false);
-  health->SetServingStatus(kServiceName, false);
+  draining_.store(true);
+  UpdateHealth();
   service_->StartDrain();
   service_->WaitForStreams(timeout);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
 }
 
 SchedulerServer::~SchedulerServer() {
+  {
+    absl::MutexLock lock(&health_mu_);
+    health_ = nullptr;
+  }
   if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(absl::Now()));
   // Streams are gone; then the scrapes that read the service, then the
   // loops (inside the service).

@@ -11,13 +11,16 @@
 #ifndef LLM_SCHEDULER_SCHEDULER_SERVER_H_
 #define LLM_SCHEDULER_SCHEDULER_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "scheduler/inference_service.h"
 #include "scheduler/scheduler_metrics.h"
 
@@ -35,17 +38,39 @@ struct SchedulerOptions {
   // Must equal the workers' block size; 0 accepts theirs.
   int block_size = 16;
   int max_queue = 256;
+  // "prefix": to the group recently given the longest prefix of the prompt
+  // (its blocks are likely cached there) unless it is much busier than the
+  // least-loaded one; "least-loaded": always the least-loaded group.
+  std::string routing = "prefix";
+  // The first connection attempt to each worker waits this long (workers
+  // may still be loading); later attempts retry with backoff forever.
   absl::Duration connect_timeout = absl::Seconds(10);
+  // A step without a result after this long means the worker is hung: its
+  // group turns unavailable and its requests end (or move elsewhere).
+  absl::Duration step_timeout = absl::Seconds(60);
+  // TLS (mutual TLS when built with a CA) on the public API, and the
+  // credentials towards the workers (proto/tls_credentials.h; main.cc builds
+  // both from the same --tls-* files). Null = plaintext.
+  std::shared_ptr<grpc::ServerCredentials> server_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> worker_credentials;
+  // Speculative decoding (--draft, --num-speculative-tokens, ...): the
+  // default for every request, which GenerateRequest.num_speculative_tokens
+  // overrides. DraftSource::kDraftModel needs workers with a draft model
+  // (a start-up error otherwise).
+  SpeculativeOptions speculative;
 
   absl::Status Validate() const;
 };
 
 class SchedulerServer {
  public:
-  // Serves at once with health NOT_SERVING (Generate: UNAVAILABLE), connects
-  // to every worker (Unavailable "worker at ADDR is not reachable" when one
-  // does not answer within connect_timeout; the server is then torn down),
-  // then reports SERVING and returns.
+  // Serves at once with health NOT_SERVING (Generate: UNAVAILABLE) and
+  // tries every worker group once (each at most connect_timeout). A group
+  // that answers with the wrong block size or another model is a start-up
+  // error. A group that does not answer is logged and retried in the
+  // background with backoff; health is SERVING while at least one group is
+  // available (and not draining), NOT_SERVING otherwise, and follows the
+  // groups as workers die and come back.
   static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
       const SchedulerOptions& options);
   // Shuts down at once (streams still open are cancelled).
@@ -61,11 +86,16 @@ class SchedulerServer {
 
  private:
   SchedulerServer() = default;
+  // Health follows the groups' availability and the drain.
+  void UpdateHealth();
 
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<SchedulerMetrics> metrics_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::atomic<bool> draining_{false};
+  absl::Mutex health_mu_;
+  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(health_mu_) = nullptr;
 };
 
 }  // namespace llm

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace llm {
 namespace {
@@ -44,11 +45,21 @@ absl::StatusOr<WorkerDescription> WorkerGroupChannel::Describe() {
           d->vocab_size, group.vocab_size));
     }
     group.num_kv_blocks = std::min(group.num_kv_blocks, d->num_kv_blocks);
+    group.has_draft_model = group.has_draft_model && d->has_draft_model;
   }
   if (ranks_.size() > 1) {
     group.backend = absl::StrFormat("%s x%d ranks", group.backend, ranks_.size());
   }
   return group;
+}
+
+absl::Status WorkerGroupChannel::Reconnect(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (std::unique_ptr<WorkerChannel>& rank : ranks_) {
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::Milliseconds(1));
+    if (absl::Status s = rank->Reconnect(left); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StepResult> WorkerGroupChannel::Execute(const StepPlan& plan) {

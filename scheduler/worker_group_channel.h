@@ -27,6 +27,9 @@ class WorkerGroupChannel final : public WorkerChannel {
 
   absl::StatusOr<WorkerDescription> Describe() override;
   absl::StatusOr<StepResult> Execute(const StepPlan& plan) override;
+  // Every rank gets a fresh session (a TP group only works whole); the
+  // first rank that cannot be reached is the answer.
+  absl::Status Reconnect(absl::Duration timeout) override;
 
   int num_ranks() const { return static_cast<int>(ranks_.size()); }
 

@@ -75,6 +75,17 @@ done
 # 3. Benchmarks.
 "$BUILD/bin/gpu-attention-bench" --markdown >"$LOG_DIR/attention.md" 2>"$LOG_DIR/attention.err" \
   || echo "(gpu-attention-bench failed: $(tail -3 "$LOG_DIR/attention.err"))" >>"$LOG_DIR/attention.md"
+# Prefill attention vs PyTorch SDPA on the same shapes, when torch is
+# importable (the GPU machines have it; setup.sh does not install it).
+SDPA="(skipped: python3 cannot import torch)"
+if python3 -c "import torch" >/dev/null 2>&1; then
+  if python3 bench/prefill_vs_sdpa.py --bench-bin "$BUILD/bin/gpu-attention-bench" \
+      --out docs/perf/prefill_vs_sdpa.md >"$LOG_DIR/sdpa.md" 2>"$LOG_DIR/sdpa.err"; then
+    SDPA=$(tail -n +3 "$LOG_DIR/sdpa.md")
+  else
+    SDPA="(bench/prefill_vs_sdpa.py failed: $(tail -3 "$LOG_DIR/sdpa.err" "$LOG_DIR/sdpa.md"))"
+  fi
+fi
 E2E="(skipped: --skip-e2e)"
 if [[ $SKIP_E2E == 0 ]]; then
   MODEL=${MODEL_8B:-$BUILD/llama3-8b-shape.Q4_0.gguf}
@@ -109,6 +120,10 @@ fi
   echo "## Attention kernels"
   echo
   cat "$LOG_DIR/attention.md"
+  echo
+  echo "## Prefill attention vs PyTorch SDPA (bench/prefill_vs_sdpa.py)"
+  echo
+  echo "$SDPA"
   echo
   echo "## End to end (Llama-3-8B shape, random Q4_0 weights, through LlamaModel on CudaBackend)"
   echo

@@ -13,6 +13,9 @@ APT_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   prometheus-cpp-dev nlohmann-json3-dev python3-pip unzip curl ca-certificates
   prometheus
+  # TLS: libssl-dev checks certificate files (proto/tls_credentials.cc);
+  # the openssl CLI makes the TLS tests' certificates.
+  libssl-dev openssl
 )
 
 missing=()
@@ -27,10 +30,11 @@ if ((${#missing[@]})); then
 fi
 
 # The Python client example (examples/python_client) and its test.
-if ! python3 -c 'import grpc, grpc_tools' 2>/dev/null; then
-  echo "setup: installing grpcio and grpcio-tools"
-  python3 -m pip install --quiet grpcio==1.85.1 grpcio-tools==1.85.1 ||
-    python3 -m pip install --quiet --break-system-packages grpcio==1.85.1 grpcio-tools==1.85.1
+# grpcio-reflection: the generic reflection client of tests/cluster/reflection_test.
+if ! python3 -c 'import grpc, grpc_tools, grpc_reflection' 2>/dev/null; then
+  echo "setup: installing grpcio, grpcio-tools and grpcio-reflection"
+  python3 -m pip install --quiet grpcio==1.85.1 grpcio-tools==1.85.1 grpcio-reflection==1.85.1 ||
+    python3 -m pip install --quiet --break-system-packages grpcio==1.85.1 grpcio-tools==1.85.1 grpcio-reflection==1.85.1
 fi
 
 # Chart and monitoring checks (tests/deploy): Helm's engine, Kubernetes schemas, yamllint.

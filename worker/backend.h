@@ -19,10 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/gguf.h"
 #include "common/model_config.h"
+#include "worker/tensor_parallel.h"
 
 namespace llm {
 
@@ -59,6 +61,19 @@ struct ForwardBatch {
   int num_tokens() const { return static_cast<int>(tokens.size()); }
 };
 
+// How one logit row is sampled on the device (Backend::SampleRows); the
+// fields of common/sampling_params.h that a device sampler handles, plus the
+// Philox counter of worker/sampler.h.
+struct RowSampling {
+  float temperature = 0.0f;  // <= 0: greedy
+  int32_t top_k = 0;
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  uint64_t seed = 0;
+  uint64_t step = 0;
+  uint64_t sample_index = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -67,6 +82,40 @@ class Backend {
   // Weights. Matrices keep their quantised type where the backend can.
   virtual absl::StatusOr<WeightId> UploadMatrix(const GgufTensor& tensor) = 0;
   virtual absl::StatusOr<WeightId> UploadVector(const GgufTensor& tensor) = 0;
+
+  // Tensor parallelism (worker/tensor_parallel.h): this backend's rank in
+  // its group and the group's size; 0 and 1 outside a group (only the CUDA
+  // backend joins groups).
+  virtual int tp_rank() const { return 0; }
+  virtual int tp_size() const { return 1; }
+  // Uploads part of a matrix (this rank's shard). The default accepts only
+  // the whole matrix.
+  virtual absl::StatusOr<WeightId> UploadMatrixSlice(const GgufTensor& tensor,
+                                                     const MatrixSlice& slice) {
+    if (slice.IsWhole(tensor)) return UploadMatrix(tensor);
+    return absl::UnimplementedError(
+        "this backend cannot hold a tensor-parallel shard");
+  }
+  // x[0, floats) = the sum of x over every rank of the group (after the
+  // row-parallel matmuls). A no-op outside a group.
+  virtual void AllReduceSum(float* /*x*/, int64_t /*floats*/) {}
+
+  // The row count a pure-decode step of n rows (one query row per
+  // sequence, every row sampled) is padded to by LlamaModel: a backend that
+  // replays captured CUDA graphs per batch-size bucket wants few shapes
+  // (worker/decode_buckets.h). n: no padding.
+  virtual int DecodeBucket(int n) const { return n; }
+
+  // Device sampling: tokens[i] (host) = row i of `logits` ([rows, vocab],
+  // backend memory) sampled under params[i], without copying the logits to
+  // the host. Backends that sample on the host (CPU) say false and return
+  // Unimplemented; the model runner then reads the logits back.
+  virtual bool CanSampleOnDevice() const { return false; }
+  virtual absl::Status SampleRows(const float* /*logits*/, int /*rows*/, int /*vocab*/,
+                                  absl::Span<const RowSampling> /*params*/,
+                                  int32_t* /*tokens*/) {
+    return absl::UnimplementedError("this backend samples on the host");
+  }
 
   virtual absl::Status AllocateKvCache(const KvCacheShape& shape) = 0;
   virtual const KvCacheShape& kv_cache_shape() const = 0;
@@ -79,7 +128,10 @@ class Backend {
                                        float* host) = 0;
 
   // Once per step, before the layers: uploads the batch description.
+  // `layers` is how many layers this pass runs (an early-exit self-draft
+  // runs fewer): a backend that replays captured steps keys them by it.
   virtual absl::Status BeginStep(const ForwardBatch& batch) = 0;
+  virtual void SetStepLayers(int /*layers*/) {}
 
   // x[t] = dequantised row tokens[t] of `embedding`.  x: [n, cols].
   virtual void Embed(WeightId embedding, float* x) = 0;

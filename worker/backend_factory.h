@@ -24,9 +24,23 @@ struct BackendChoice {
   std::string backend = "auto";  // "auto" | "cpu" | "cuda"
   int cpu_threads = 0;           // CpuBackend threads; <= 0: one per core
   int cuda_device = 0;
+  // Tensor parallelism: this process's rank and the group size. tp_size > 1
+  // needs the CUDA backend with NCCL: a CPU backend (asked for, or the
+  // fallback of auto) is an InvalidArgument / FailedPrecondition error, not
+  // a silent fallback. The device is cuda_device + tp_rank modulo the
+  // visible devices (one GPU per pod: device 0).
+  int tp_rank = 0;
+  int tp_size = 1;
 };
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendChoice& choice);
+
+// Rank 0's NCCL unique id for its group (CudaBackend::NewTensorParallelId);
+// FailedPrecondition for a backend that is not a CUDA rank of a group.
+absl::StatusOr<std::string> NewTensorParallelId(const Backend& backend);
+// Joins the group with rank 0's id (blocks until every rank joined); OK
+// and nothing to do outside a group.
+absl::Status JoinTensorParallel(Backend& backend, const std::string& id);
 
 // Whether this binary has the CUDA backend compiled in.
 bool CudaBackendBuilt();

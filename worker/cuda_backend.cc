@@ -10,8 +10,10 @@
 
 #include "absl/strings/str_format.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/attention_tc.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/matmul.cuh"
+#include "worker/decode_buckets.h"
 
 namespace llm {
 namespace {
@@ -102,8 +104,12 @@ absl::Status CudaBackend::Init() {
 
 CudaBackend::~CudaBackend() {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  DestroyGraphs();
+  LeaveTensorParallel();
   for (void* p : allocations_) cudaFree(p);
-  for (Buffer* b : {&step_, &x_bf16_, &workspace_, &scratch_, &alibi_}) cudaFree(b->ptr);
+  for (Buffer* b : {&step_, &x_bf16_, &workspace_, &scratch_, &alibi_, &sample_}) {
+    cudaFree(b->ptr);
+  }
   for (Buffer& b : activations_) cudaFree(b.ptr);
   if (cublas_ != nullptr) cuda::Cublas()->destroy(cublas_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -131,12 +137,13 @@ absl::StatusOr<void*> CudaBackend::Malloc(int64_t bytes) {
 
 absl::Status CudaBackend::Ensure(Buffer& b, int64_t bytes) {
   if (b.bytes >= bytes) return absl::OkStatus();
+  const int64_t want = std::max<int64_t>(bytes, b.bytes * 3 / 2);
   if (b.ptr != nullptr) {
     cudaStreamSynchronize(stream_);  // in-flight kernels may still read it
     cudaFree(b.ptr);
     b = Buffer{};
   }
-  const int64_t want = std::max<int64_t>(bytes, b.bytes * 3 / 2);
+  ++buffers_generation_;  // captured graphs hold the old address
   absl::StatusOr<void*> p = Malloc(want);
   if (!p.ok()) return p.status();
   b.ptr = *p;
@@ -282,6 +289,8 @@ float* CudaBackend::Activations(int slot, int64_t floats) {
 absl::Status CudaBackend::ReadActivations(const float* src, int64_t floats,
                                           float* host) {
   if (!error_.ok()) return error_;
+  // The end of a forward step: a captured or replayed graph runs now.
+  if (absl::Status s = FinishGraphStep(); !s.ok()) return s;
   Check(cudaMemcpyAsync(host, src, floats * sizeof(float), cudaMemcpyDeviceToHost,
                         stream_),
         "read activations");
@@ -326,17 +335,30 @@ absl::Status CudaBackend::BeginStep(const ForwardBatch& batch) {
   }
   num_decode_rows_ = static_cast<int>(rows.size());
   num_tiles_ = static_cast<int>(tiles.size());
+  graph_mode_ = GraphMode::kEager;
+  const bool graph = GraphEligible(batch);
+  // A graph's decode grid is fixed: size it for the key bucket (extra
+  // partitions of shorter rows exit at once).
+  if (graph) max_decode_keys_ = DecodeKeyBucket(max_decode_keys_);
 
+  // The block tables go last so that every other array sits at an offset
+  // that depends only on the row count (a replayed graph reads them there).
   host_step_.clear();
   const int64_t o_tokens = Append(host_step_, batch.tokens.data(), batch.tokens.size());
   const int64_t o_pos = Append(host_step_, batch.positions.data(), batch.positions.size());
   const int64_t o_slots = Append(host_step_, batch.slots.data(), batch.slots.size());
-  const int64_t o_tables = Append(host_step_, tables.data(), tables.size());
   const int64_t o_rows = Append(host_step_, rows.data(), rows.size());
   const int64_t o_tiles = Append(host_step_, tiles.data(), tiles.size());
   const int64_t o_logits =
       Append(host_step_, batch.logit_rows.data(), batch.logit_rows.size());
-  if (absl::Status s = Ensure(step_, host_step_.size()); !s.ok()) return s;
+  const int64_t o_tables = Append(host_step_, tables.data(), tables.size());
+  // Room for longer tables: fewer reallocations, which retire graphs.
+  const int64_t step_bytes = static_cast<int64_t>(host_step_.size());
+  if (step_.bytes < step_bytes) {
+    if (absl::Status s = Ensure(step_, graph ? 2 * step_bytes : step_bytes); !s.ok()) {
+      return s;
+    }
+  }
   // Pageable source: the call returns once host_step_ has been staged.
   if (Check(cudaMemcpyAsync(step_.ptr, host_step_.data(), host_step_.size(),
                             cudaMemcpyHostToDevice, stream_),
@@ -351,11 +373,14 @@ absl::Status CudaBackend::BeginStep(const ForwardBatch& batch) {
   d_decode_rows_ = reinterpret_cast<const cuda::DecodeRow*>(base + o_rows);
   d_tiles_ = reinterpret_cast<const cuda::PrefillTile*>(base + o_tiles);
   d_logit_rows_ = reinterpret_cast<const int32_t*>(base + o_logits);
+  if (graph) {
+    return StartGraphStep({batch.num_tokens(), max_decode_keys_, step_layers_});
+  }
   return absl::OkStatus();
 }
 
 void CudaBackend::Embed(WeightId embedding, float* x) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   const Matrix& m = matrices_[embedding];
   Check(cuda::LaunchEmbed(m.data, m.format, m.row_bytes, m.cols, d_tokens_,
                           batch_->num_tokens(), x, stream_),
@@ -364,20 +389,20 @@ void CudaBackend::Embed(WeightId embedding, float* x) {
 
 void CudaBackend::RmsNorm(const float* x, WeightId w, int n, int d, float eps,
                           float* out) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   Check(cuda::LaunchRmsNorm(x, vectors_[w], n, d, eps, out, stream_), "rmsnorm");
 }
 
 void CudaBackend::AddRmsNorm(float* x, const float* delta, WeightId w, int n,
                              int d, float eps, float* out) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   Check(cuda::LaunchAddRmsNorm(x, delta, vectors_[w], n, d, eps, out, stream_),
         "add+rmsnorm");
 }
 
 void CudaBackend::MatMul(absl::Span<const WeightId> ws, const float* x, int n,
                          absl::Span<float* const> ys) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   bool x_converted = false;
   for (size_t i = 0; i < ws.size(); ++i) {
     const Matrix& m = matrices_[ws[i]];
@@ -412,7 +437,7 @@ void CudaBackend::MatMul(absl::Span<const WeightId> ws, const float* x, int n,
 
 void CudaBackend::PositionAndCache(const ModelConfig& config, int layer,
                                    float* q, float* k, const float* v) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   cuda::DeviceKvWrite cache;
   cache.k = LayerK(layer);
   cache.v = LayerV(layer);
@@ -428,28 +453,15 @@ void CudaBackend::PositionAndCache(const ModelConfig& config, int layer,
 
 void CudaBackend::Attention(const ModelConfig& config, int layer,
                             const float* q, float* out) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   cuda::DeviceAttentionParams p;
   p.n_head = config.n_head;
   p.n_kv_heads = config.n_head_kv;
   p.head_dim = config.head_dim;
   p.scale = 1.0f / std::sqrt(static_cast<float>(config.head_dim));
   if (config.position == PositionEncoding::kAlibi) {
-    if (alibi_heads_ != config.n_head) {
-      std::vector<float> slopes(config.n_head);
-      kernels::AlibiSlopes(config.n_head, config.alibi_max_bias, slopes.data());
-      if (absl::Status s = Ensure(alibi_, slopes.size() * sizeof(float)); !s.ok()) {
-        error_ = s;
-        return;
-      }
-      if (Check(cudaMemcpy(alibi_.ptr, slopes.data(), slopes.size() * sizeof(float),
-                           cudaMemcpyHostToDevice),
-                "alibi upload")) {
-        return;
-      }
-      alibi_heads_ = config.n_head;
-    }
-    p.alibi_slopes = static_cast<const float*>(alibi_.ptr);
+    p.alibi_slopes = AlibiSlopes(config);
+    if (p.alibi_slopes == nullptr) return;
   }
   cuda::DeviceKvLayer kv;
   kv.k = LayerK(layer);
@@ -471,20 +483,23 @@ void CudaBackend::Attention(const ModelConfig& config, int layer,
       return;
     }
   }
-  Check(cuda::LaunchPagedPrefillAttention(p, kv, d_tiles_, num_tiles_, d_tables_,
-                                          q, out, stream_),
+  Check(options_.tensor_core_prefill
+            ? cuda::LaunchPagedPrefillAttentionTc(p, kv, d_tiles_, num_tiles_, d_tables_,
+                                                  q, out, stream_)
+            : cuda::LaunchPagedPrefillAttention(p, kv, d_tiles_, num_tiles_, d_tables_,
+                                                q, out, stream_),
         "prefill attention");
 }
 
 void CudaBackend::SwiGlu(const float* gate, const float* up, int64_t n,
                          float* out) {
-  if (!error_.ok()) return;
+  if (Skip()) return;
   Check(cuda::LaunchSwiGlu(gate, up, n, out, stream_), "swiglu");
 }
 
 void CudaBackend::GatherRows(const float* x, int d,
                              absl::Span<const int32_t> rows, float* out) {
-  if (!error_.ok() || rows.empty()) return;
+  if (Skip() || rows.empty()) return;
   const int32_t* d_rows = d_logit_rows_;
   if (batch_ == nullptr || rows.data() != batch_->logit_rows.data() ||
       rows.size() != batch_->logit_rows.size()) {

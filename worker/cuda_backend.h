@@ -24,8 +24,11 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +51,23 @@ class CudaBackend final : public Backend {
     // cuda::kGemvMaxTokens rows (4x the memory of Q4 weights). Off: the
     // GEMV serves every batch size.
     bool bf16_gemm_weights = true;
+    // Tensor parallelism (worker/tensor_parallel.h, cuda_backend_tp.cc):
+    // this rank and the group size. With tp_size > 1 the model uploads its
+    // shard (UploadMatrixSlice) and AllReduceSum needs JoinTensorParallel
+    // first.
+    int tp_rank = 0;
+    int tp_size = 1;
+    // Sample on the device (kernels/cuda/sampling.cuh) when the model
+    // runner asks (CanSampleOnDevice); off: logits always go to the host.
+    bool device_sampling = true;
+    // Capture pure-decode steps as CUDA graphs per (batch bucket, key
+    // bucket) and replay them (cuda_backend_graphs.cc, decode_buckets.h).
+    // Not with tp_size > 1. The factory turns it off for LLM_CUDA_GRAPHS=0.
+    bool cuda_graphs = true;
+    // Prefill attention on tensor cores (kernels/cuda/attention_tc.cuh,
+    // bf16 operands). Off until a GPU run has validated it; the factory
+    // turns it on for LLM_CUDA_TC_PREFILL=1.
+    bool tensor_core_prefill = false;
   };
 
   // FailedPrecondition when the device cannot be used.
@@ -58,6 +78,26 @@ class CudaBackend final : public Backend {
 
   absl::StatusOr<WeightId> UploadMatrix(const GgufTensor& tensor) override;
   absl::StatusOr<WeightId> UploadVector(const GgufTensor& tensor) override;
+  int tp_rank() const override { return options_.tp_rank; }
+  int tp_size() const override { return options_.tp_size; }
+  absl::StatusOr<WeightId> UploadMatrixSlice(const GgufTensor& tensor,
+                                             const MatrixSlice& slice) override;
+  void AllReduceSum(float* x, int64_t floats) override;
+  bool CanSampleOnDevice() const override { return options_.device_sampling; }
+  int DecodeBucket(int n) const override;
+  void SetStepLayers(int layers) override { step_layers_ = layers; }
+  // cuda_backend_sampling.cc.
+  absl::Status SampleRows(const float* logits, int rows, int vocab,
+                          absl::Span<const RowSampling> params,
+                          int32_t* tokens) override;
+
+  // The NCCL unique id (ncclGetUniqueId, NCCL_UNIQUE_ID_BYTES bytes) that
+  // rank 0 creates and hands to the other ranks (worker/tp_rendezvous.h).
+  // Unavailable when this build has no NCCL or libnccl cannot be loaded.
+  static absl::StatusOr<std::string> NewTensorParallelId();
+  // ncclCommInitRank with this backend's rank and size; blocks until every
+  // rank of the group has called it with the same id.
+  absl::Status JoinTensorParallel(const std::string& id);
   absl::Status AllocateKvCache(const KvCacheShape& shape) override;
   const KvCacheShape& kv_cache_shape() const override { return kv_shape_; }
   float* Activations(int slot, int64_t floats) override;
@@ -113,6 +153,33 @@ class CudaBackend final : public Backend {
   absl::StatusOr<void*> Malloc(int64_t bytes);
   uint16_t* LayerK(int layer) const;
   uint16_t* LayerV(int layer) const;
+  // Decode-step CUDA graphs (cuda_backend_graphs.cc). A graph step runs
+  // eagerly once per shape (kWarmup: every buffer reaches its size), is
+  // captured the next time (kCapture: ops are recorded, launched at the end
+  // of the step) and replayed after that (kReplay: ops are skipped; the
+  // step description was uploaded to the same addresses). Any buffer
+  // reallocation (buffers_generation_) retires the graphs that saw the old
+  // one.
+  enum class GraphMode { kEager, kWarmup, kCapture, kReplay };
+  struct GraphEntry {
+    int64_t warm_generation = -1;
+    cudaGraphExec_t exec = nullptr;
+    int64_t exec_generation = -1;
+  };
+  bool GraphEligible(const ForwardBatch& batch) const;
+  // After the step's upload: picks the mode for `key`, begins a capture.
+  // Graph key: (rows, key bucket, layers run).
+  using GraphKey = std::tuple<int, int, int>;
+  absl::Status StartGraphStep(GraphKey key);
+  // Before the step's results are read: ends a capture, launches a graph.
+  absl::Status FinishGraphStep();
+  void DestroyGraphs();
+  // Void ops return at once after an error or while a graph replays.
+  bool Skip() const { return !error_.ok() || graph_mode_ == GraphMode::kReplay; }
+  // Frees the NCCL communicator (cuda_backend_tp.cc).
+  void LeaveTensorParallel();
+  // Device ALiBi slopes of this rank's heads (global head index).
+  const float* AlibiSlopes(const ModelConfig& config);
 
   Options options_;
   std::string device_name_;
@@ -136,7 +203,14 @@ class CudaBackend final : public Backend {
   Buffer workspace_;   // decode partitions
   Buffer scratch_;     // block-copy pairs, gather rows
   Buffer alibi_;
+  Buffer sample_;      // device sampling: per-row params, then token ids
   int alibi_heads_ = 0;
+  void* nccl_comm_ = nullptr;  // ncclComm_t once joined
+  GraphMode graph_mode_ = GraphMode::kEager;
+  GraphKey graph_key_{0, 0, 0};
+  std::map<GraphKey, GraphEntry> graphs_;
+  int step_layers_ = 0;  // SetStepLayers, for the graph key
+  int64_t buffers_generation_ = 0;  // bumped by every (re)allocation in Ensure
 
   // The current step, as offsets into step_ (BeginStep).
   const ForwardBatch* batch_ = nullptr;

@@ -22,6 +22,7 @@ class InProcessWorkerChannel final : public WorkerChannel {
     d.block_size = worker_.kv_shape().block_size;
     d.context_length = worker_.config().context_length;
     d.vocab_size = worker_.config().n_vocab;
+    d.has_draft_model = worker_.has_draft_model();
     return d;
   }
   absl::StatusOr<StepResult> Execute(const StepPlan& plan) override {

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "worker/backend_factory.h"
+#include "worker/kv_cache_sizing.h"
 
 namespace llm {
 namespace {
@@ -19,6 +20,20 @@ absl::Status WorkerOptions::Validate() const {
   }
   if (kv_cache_bytes < 0) {
     return absl::InvalidArgumentError("--kv-cache-bytes must be >= 0");
+  }
+  if (kv_cache_fraction != 0 && !(kv_cache_fraction > 0 && kv_cache_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--kv-cache-fraction must be in (0, 1], got %g", kv_cache_fraction));
+  }
+  if (kv_cache_fraction != 0 && kv_cache_bytes != 0) {
+    return absl::InvalidArgumentError(
+        "--kv-cache-bytes and --kv-cache-fraction are mutually exclusive: give one");
+  }
+  if (absl::Status s = ValidateTensorParallel(tp_rank, tp_size); !s.ok()) return s;
+  if (tp_size > 1 && !draft_model_path.empty()) {
+    // (A self-draft is the same sharded model exiting early: it works.)
+    return absl::InvalidArgumentError(
+        "--draft-model is not supported with --tp-size > 1 (use self-draft layers)");
   }
   if (block_size < 1 || block_size > 256) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -38,6 +53,8 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
   BackendChoice choice;
   choice.backend = options.backend;
   choice.cpu_threads = options.threads;
+  choice.tp_rank = options.tp_rank;
+  choice.tp_size = options.tp_size;
   absl::StatusOr<std::unique_ptr<Backend>> backend = CreateBackend(choice);
   if (!backend.ok()) return backend.status();
   w->backend_ = std::move(*backend);
@@ -50,19 +67,31 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
   const ModelConfig& c = w->model_->config();
   KvCacheShape shape;
   shape.n_layer = c.n_layer;
-  shape.n_kv_heads = c.n_head_kv;
+  // A tensor-parallel rank caches only its own KV heads.
+  shape.n_kv_heads = w->model_->local_config().n_head_kv;
   shape.head_dim = c.head_dim;
   shape.block_size = options.block_size;
-  const int64_t budget =
-      options.kv_cache_bytes > 0
-          ? options.kv_cache_bytes
-          : DefaultKvCacheBytes(*w->backend_, kDefaultKvCacheBytes);
-  shape.num_blocks = static_cast<int>(std::min<int64_t>(
-      budget / shape.bytes_per_block(), 1 << 24));
-  if (shape.num_blocks < 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--kv-cache-bytes %d is smaller than one KV block (%d bytes)", budget,
-        shape.bytes_per_block()));
+  if (options.kv_cache_fraction > 0) {
+    // Measured now, after the weights are resident, so they are not counted.
+    absl::StatusOr<int64_t> available = AvailableMemoryForKv(*w->backend_);
+    if (!available.ok()) return available.status();
+    absl::StatusOr<int64_t> blocks = KvBlocksForFraction(
+        *available, options.kv_cache_fraction, shape.bytes_per_block());
+    if (!blocks.ok()) return blocks.status();
+    shape.num_blocks = static_cast<int>(*blocks);
+    w->kv_available_bytes_ = *available;
+  } else {
+    const int64_t budget =
+        options.kv_cache_bytes > 0
+            ? options.kv_cache_bytes
+            : DefaultKvCacheBytes(*w->backend_, kDefaultKvCacheBytes);
+    shape.num_blocks =
+        static_cast<int>(std::min<int64_t>(budget / shape.bytes_per_block(), kMaxKvBlocks));
+    if (shape.num_blocks < 1) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--kv-cache-bytes %d is smaller than one KV block (%d bytes)", budget,
+          shape.bytes_per_block()));
+    }
   }
   if (absl::Status s = w->backend_->AllocateKvCache(shape); !s.ok()) return s;
 
@@ -113,6 +142,14 @@ absl::StatusOr<std::unique_ptr<LocalWorker>> LocalWorker::Create(
     w->self_draft_layers_ = options.self_draft_layers;
   }
   return w;
+}
+
+absl::StatusOr<std::string> LocalWorker::NewTensorParallelId() const {
+  return llm::NewTensorParallelId(*backend_);
+}
+
+absl::Status LocalWorker::JoinTensorParallel(const std::string& id) {
+  return llm::JoinTensorParallel(*backend_, id);
 }
 
 }  // namespace llm

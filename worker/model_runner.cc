@@ -164,6 +164,8 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   // Block tables first: the draft model writes into them too.
   std::vector<size_t> need_draft;
   std::vector<std::vector<int32_t>> drafts(plan.chunks.size());
+  draft_q_.resize(std::max(draft_q_.size(), plan.chunks.size()));
+  for (std::vector<float>& q : draft_q_) q.clear();
   for (size_t i = 0; i < plan.chunks.size(); ++i) {
     const ScheduledChunk& c = plan.chunks[i];
     Sequence& s = seqs_.at(c.seq_id);
@@ -214,8 +216,31 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   }
 
   const int vocab = model_.config().n_vocab;
-  logits_.resize(static_cast<size_t>(batch.logit_rows.size()) * vocab);
-  if (absl::Status s = model_.Forward(batch, logits_.data()); !s.ok()) return s;
+  // Greedy rows without penalties, logprobs or drafts need only the argmax,
+  // which the host sampler reports without a logprob: a backend that
+  // samples on the device (CUDA) returns those token ids instead of
+  // [rows, vocab] logits, and they are the host sampler's tokens (argmax,
+  // lowest id on ties). Any other sampled row sends the step to the host.
+  bool on_device = model_.backend().CanSampleOnDevice() && !batch.logit_rows.empty();
+  for (size_t ci = 0; on_device && ci < plan.chunks.size(); ++ci) {
+    const ScheduledChunk& c = plan.chunks[ci];
+    if (!c.sample) continue;
+    const SamplingParams& p = seqs_.at(c.seq_id).params;
+    on_device = drafts[ci].empty() && p.greedy() && p.logprobs == 0 &&
+                p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f &&
+                p.frequency_penalty == 0.0f;
+  }
+  if (on_device) {
+    device_rows_.assign(batch.logit_rows.size(), RowSampling{});  // greedy
+    device_tokens_.assign(batch.logit_rows.size(), -1);
+    if (absl::Status s = model_.ForwardSample(batch, device_rows_, device_tokens_.data());
+        !s.ok()) {
+      return s;
+    }
+  } else {
+    logits_.resize(static_cast<size_t>(batch.logit_rows.size()) * vocab);
+    if (absl::Status s = model_.Forward(batch, logits_.data()); !s.ok()) return s;
+  }
 
   size_t row = 0;
   for (size_t ci = 0; ci < plan.chunks.size(); ++ci) {
@@ -228,6 +253,14 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
     SequenceResult r;
     r.seq_id = c.seq_id;
     r.num_proposed = k;
+    if (!draft_q_[ci].empty()) {
+      VerifySampledDrafts(s, d, draft_q_[ci], row, r);
+      row += k + 1;
+      s.num_computed += r.num_accepted;
+      s.draft_computed = std::min(s.draft_computed, s.num_computed);
+      result.results.push_back(std::move(r));
+      continue;
+    }
     // Row i scores position num_computed - 1 + i; stop at the first draft
     // the target's own sample disagrees with (its sample is emitted).
     for (int i = 0; i <= k; ++i) {
@@ -238,8 +271,13 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
       ctx.seed = s.seed;
       ctx.step = s.tokens.size() - s.num_prompt;
       ctx.sample_index = s.sample_index;
-      absl::Span<float> logits(logits_.data() + (row + i) * vocab, vocab);
-      SampledToken tok = Sample(logits, s.params, ctx);
+      SampledToken tok;
+      if (on_device) {
+        tok.token = device_tokens_[row + i];
+      } else {
+        absl::Span<float> logits(logits_.data() + (row + i) * vocab, vocab);
+        tok = Sample(logits, s.params, ctx);
+      }
       const bool accept = i < k && tok.token == d[i];
       s.tokens.push_back(tok.token);
       r.tokens.push_back(std::move(tok));

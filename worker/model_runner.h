@@ -12,14 +12,20 @@
 // Speculative decoding: a chunk with num_speculative_tokens = K scores its
 // last token and K draft tokens in the same ragged batch (K + 1 logit
 // rows). Drafts come from the plan (n-gram) or from the optional draft
-// model, run greedily K times (batched across sequences) on its own KV pool
-// indexed by the same block tables. Verification samples the target at
-// each position with the plain sampler's counter (output index) and keeps
-// drafts while they equal the target's sample: the drafts are a
-// deterministic proposal (q one-hot), for which "accept with p(x), else
-// resample from norm(max(0, p - q))" is exactly "sample from p, accept if
-// equal, else emit the sample". So every emitted token is the token the
-// target would have sampled without speculation, seed for seed.
+// model, run K times (batched across sequences) on its own KV pool indexed
+// by the same block tables. Two verification rules, both leaving the output
+// distributed as the target's (worker/speculative_sampling.h):
+//  - deterministic drafts (n-gram lookup; the draft model's argmax for
+//    greedy requests; q one-hot): sample the target at each position with
+//    the plain sampler's counter (output index) and keep drafts while they
+//    equal that sample. This is "accept with p(x), else resample from
+//    norm(max(0, p - q))" for one-hot q, and every emitted token is the
+//    token the target would have sampled without speculation, seed for seed.
+//  - sampled drafts (the draft model under temperature > 0 draws from its
+//    own processed distribution q with a Philox stream of its own): accept
+//    with min(1, p/q), else emit a sample of norm(max(0, p - q)); after K
+//    accepted drafts the bonus token is a plain sample of p. Reproducible
+//    per seed, equal to the non-speculative output only in distribution.
 //
 // Thread safety: one owner thread.
 #ifndef LLM_WORKER_MODEL_RUNNER_H_
@@ -30,6 +36,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/step_plan.h"
 #include "worker/llama_model.h"
 
@@ -72,9 +79,20 @@ class ModelRunner {
   absl::Status ValidateSpeculation(const ScheduledChunk& c) const;
   // Greedy draft-model proposals for the chunks in `which` (indices into
   // plan.chunks), written to drafts[index]. Block tables already extended.
+  // Sampled requests also get their q rows in draft_q_[index].
   absl::Status ProposeWithDraftModel(const StepPlan& plan,
                                      const std::vector<size_t>& which,
                                      std::vector<std::vector<int32_t>>& drafts);
+  // Samples the next draft of `s` from the draft's processed distribution,
+  // appending that distribution to `q_rows` ([drafts so far + 1][vocab]).
+  int32_t SampleDraft(const Sequence& s, absl::Span<const float> logits,
+                      const std::vector<int32_t>& drafts_so_far,
+                      std::vector<float>& q_rows);
+  // Verifies the drafts of one sampled chunk against the target rows
+  // logits_[row ...] (the min(1, p/q) rule); appends emitted tokens to `s`.
+  void VerifySampledDrafts(Sequence& s, const std::vector<int32_t>& drafts,
+                           const std::vector<float>& q_rows, size_t row,
+                           SequenceResult& r);
 
   LlamaModel& model_;
   LlamaModel* draft_;
@@ -83,8 +101,17 @@ class ModelRunner {
   // Reused across steps to avoid per-step allocation.
   ForwardBatch batch_;
   std::vector<float> logits_;
+  // Device sampling (Backend::SampleRows) of all-greedy steps.
+  std::vector<RowSampling> device_rows_;
+  std::vector<int32_t> device_tokens_;
   ForwardBatch draft_batch_;
   std::vector<float> draft_logits_;
+  // Per chunk of the current step: q rows of sampled drafts (empty for
+  // deterministic drafts).
+  std::vector<std::vector<float>> draft_q_;
+  std::vector<int32_t> draft_history_;
+  std::vector<float> p_row_;
+  std::vector<float> residual_;
 };
 
 }  // namespace llm

@@ -1,18 +1,21 @@
 // File: worker/model_runner_draft.cc
 //
 // ModelRunner's speculative-decoding half: plan checks for draft chunks and
-// the draft model's greedy proposals. The draft keeps its own KV pool with
-// the target's block ids, filled lazily: a sequence's first speculating
-// step catches the draft up over everything it has not computed (the
-// prompt), later steps over the one or two tokens the last verification
-// added. Writes into blocks another sequence shares (prefix hits, forks)
-// store the same values that sequence's draft would, since the tokens and
-// positions are the same.
+// the draft model's proposals: its argmax for greedy requests, else a
+// sample of its own distribution q under the request's sampling parameters
+// (kept for the verification's min(1, p/q) test and residual). The draft
+// keeps its own KV pool with the target's block ids, filled lazily: a
+// sequence's first speculating step catches the draft up over everything
+// it has not computed (the prompt), later steps over the one or two tokens
+// the last verification added. Writes into blocks another sequence shares
+// (prefix hits, forks) store the same values that sequence's draft would,
+// since the tokens and positions are the same.
 #include <algorithm>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "worker/model_runner.h"
+#include "worker/speculative_sampling.h"
 
 namespace llm {
 namespace {
@@ -104,10 +107,79 @@ absl::Status ModelRunner::ProposeWithDraftModel(
       return s;
     }
     for (size_t m = 0; m < members.size(); ++m) {
-      drafts[members[m]].push_back(ArgMaxRow(draft_logits_.data() + m * vocab, vocab));
+      const size_t i = members[m];
+      const float* row = draft_logits_.data() + m * vocab;
+      const Sequence& s = seqs_.at(plan.chunks[i].seq_id);
+      if (s.params.greedy()) {
+        // q is one-hot at the argmax: the verification's equality test.
+        drafts[i].push_back(ArgMaxRow(row, vocab));
+        continue;
+      }
+      drafts[i].push_back(SampleDraft(s, absl::MakeConstSpan(row, vocab), drafts[i],
+                                      draft_q_[i]));
     }
   }
   return absl::OkStatus();
+}
+
+int32_t ModelRunner::SampleDraft(const Sequence& s, absl::Span<const float> logits,
+                                 const std::vector<int32_t>& drafts_so_far,
+                                 std::vector<float>& q_rows) {
+  const size_t vocab = logits.size();
+  // The draft's history is the sequence's plus its own earlier drafts, so
+  // penalties see what the target will see if those drafts are accepted.
+  std::vector<int32_t>& history = draft_history_;
+  history.assign(s.tokens.begin() + s.num_prompt, s.tokens.end());
+  history.insert(history.end(), drafts_so_far.begin(), drafts_so_far.end());
+  SamplingContext ctx;
+  ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
+  ctx.generated_tokens = history;
+  ctx.seed = s.seed;
+  ctx.step = history.size();
+  ctx.sample_index = s.sample_index;
+  const size_t j = drafts_so_far.size();
+  q_rows.resize((j + 1) * vocab);
+  absl::Span<float> q(q_rows.data() + j * vocab, vocab);
+  SamplingDistribution(logits, s.params, ctx, q);
+  return SampleFromWeights(q, DraftUniform(s.seed, ctx.step, s.sample_index));
+}
+
+void ModelRunner::VerifySampledDrafts(Sequence& s, const std::vector<int32_t>& drafts,
+                                      const std::vector<float>& q_rows, size_t row,
+                                      SequenceResult& r) {
+  const size_t vocab = model_.config().n_vocab;
+  const int k = static_cast<int>(drafts.size());
+  p_row_.resize(vocab);
+  residual_.resize(vocab);
+  for (int i = 0; i <= k; ++i) {
+    SamplingContext ctx;
+    ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
+    ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
+                                               s.tokens.size() - s.num_prompt);
+    ctx.seed = s.seed;
+    ctx.step = s.tokens.size() - s.num_prompt;
+    ctx.sample_index = s.sample_index;
+    absl::Span<float> logits(logits_.data() + (row + i) * vocab, vocab);
+    if (i == k) {
+      // Every draft held: the bonus token is a plain sample of p.
+      SampledToken tok = Sample(logits, s.params, ctx);
+      s.tokens.push_back(tok.token);
+      r.tokens.push_back(std::move(tok));
+      return;
+    }
+    SamplingDistribution(logits, s.params, ctx, absl::MakeSpan(p_row_));
+    const DraftVerdict v = VerifyDraft(
+        p_row_, absl::MakeConstSpan(q_rows.data() + i * vocab, vocab), drafts[i],
+        AcceptUniform(s.seed, ctx.step, s.sample_index),
+        PhiloxUniform(s.seed, ctx.step, s.sample_index), absl::MakeSpan(residual_));
+    SampledToken tok;
+    tok.token = v.token;
+    FillLogprobs(logits, s.params.logprobs, tok);
+    s.tokens.push_back(tok.token);
+    r.tokens.push_back(std::move(tok));
+    if (!v.accepted) return;
+    ++r.num_accepted;
+  }
 }
 
 }  // namespace llm

@@ -2,7 +2,8 @@
 //
 // Vocabulary-wide loops of the sampler, written with GCC/Clang vector
 // extensions for baseline x86-64 (SSE2, 4 lanes) so they vectorise without
-// -ffast-math and without ISA-specific files. Internal to worker/sampler.cc.
+// -ffast-math and without ISA-specific files. Internal to worker/sampler.cc
+// (and worker/speculative_sampling.cc, which builds the same weights).
 //
 // Thread safety: pure functions.
 #ifndef LLM_WORKER_SAMPLER_SIMD_H_

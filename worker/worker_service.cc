@@ -9,50 +9,17 @@ namespace {
 
 namespace pb = ::llm::worker::v1;
 
-// One Execute stream: read a plan, execute it, write its result, repeat.
-class ExecuteReactor final : public grpc::ServerBidiReactor<pb::StepPlan, pb::StepResult> {
- public:
-  explicit ExecuteReactor(WorkerService& service) : service_(service) {
-    StartRead(&plan_);
-  }
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "worker shutting down");
+}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the scheduler closed its side (or the call was cancelled)
-      Finish(grpc::Status::OK);
-      return;
-    }
-    service_.ExecuteOne(plan_, &result_);
-    Track(plan_, result_);
-    StartWrite(&result_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "result not delivered"));
-      return;
-    }
-    StartRead(&plan_);
-  }
-
-  void OnDone() override {
-    // The scheduler that owned this stream's sequences is gone (or done):
-    // their state would only leak and clash with the ids of the next one.
-    service_.ReleaseSequences(owned_);
-    delete this;
-  }
-
- private:
-  void Track(const pb::StepPlan& plan, const pb::StepResult& result) {
-    if (result.has_status() && result.status().code() != 0) return;
-    for (uint64_t id : plan.finished()) owned_.erase(id);
-    for (const pb::SequenceSpec& s : plan.new_sequences()) owned_.insert(s.seq_id());
-  }
-
-  WorkerService& service_;
-  absl::flat_hash_set<SeqId> owned_;
-  pb::StepPlan plan_;
-  pb::StepResult result_;
-};
+// The sequences a stream's scheduler owns, from the plans that succeeded.
+void Track(const pb::StepPlan& plan, const pb::StepResult& result,
+           absl::flat_hash_set<SeqId>& owned) {
+  if (result.has_status() && result.status().code() != 0) return;
+  for (uint64_t id : plan.finished()) owned.erase(id);
+  for (const pb::SequenceSpec& s : plan.new_sequences()) owned.insert(s.seq_id());
+}
 
 int BatchTokens(const StepPlan& plan) {
   int n = 0;
@@ -76,6 +43,7 @@ pb::DescribeResponse WorkerService::Description() const {
   d.set_model_name(worker_.config().name);
   d.set_architecture(worker_.config().architecture);
   d.set_kv_cache_bytes(kv.bytes_per_block() * kv.num_blocks);
+  d.set_has_draft_model(worker_.has_draft_model());
   return d;
 }
 
@@ -88,9 +56,54 @@ grpc::ServerUnaryReactor* WorkerService::Describe(grpc::CallbackServerContext* c
   return reactor;
 }
 
-grpc::ServerBidiReactor<pb::StepPlan, pb::StepResult>* WorkerService::Execute(
-    grpc::CallbackServerContext*) {
-  return new ExecuteReactor(*this);
+grpc::ServerUnaryReactor* WorkerService::GetTensorParallelId(
+    grpc::CallbackServerContext* context, const pb::GetTensorParallelIdRequest* request,
+    pb::GetTensorParallelIdResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (tp_id_.empty() || request->tp_size() != tp_size_) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        "this worker is not rank 0 of a tensor-parallel group of size " +
+            std::to_string(request->tp_size()) + " (its --tp-size is " +
+            std::to_string(tp_size_) + ")"));
+    return reactor;
+  }
+  response->set_nccl_unique_id(tp_id_);
+  response->set_tp_size(tp_size_);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::Status WorkerService::Execute(grpc::ServerContext*,
+                                    grpc::ServerReaderWriter<pb::StepResult, pb::StepPlan>* stream) {
+  absl::flat_hash_set<SeqId> owned;
+  pb::StepPlan plan;
+  pb::StepResult result;
+  grpc::Status status = grpc::Status::OK;
+  // Read fails when the scheduler closed its side or the call was
+  // cancelled (scheduler gone, or the server shutting down after Drain).
+  while (stream->Read(&plan)) {
+    if (!BeginStep()) {
+      status = ShuttingDown();
+      break;
+    }
+    ExecuteOne(plan, &result);
+    Track(plan, result, owned);
+    const bool wrote = stream->Write(result);
+    EndStep();
+    if (!wrote) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "result not delivered");
+      break;
+    }
+    if (draining()) {
+      status = ShuttingDown();
+      break;
+    }
+  }
+  // The scheduler that owned this stream's sequences is gone (or done):
+  // their state would only leak and clash with the ids of the next one.
+  ReleaseSequences(owned);
+  return status;
 }
 
 void WorkerService::ExecuteOne(const pb::StepPlan& proto_plan, pb::StepResult* out) {
@@ -112,6 +125,30 @@ void WorkerService::ExecuteOne(const pb::StepPlan& proto_plan, pb::StepResult* o
     metrics_->RecordStep(took, BatchTokens(plan), result.ok(),
                          static_cast<int>(live_.size()));
   }
+}
+
+bool WorkerService::BeginStep() {
+  absl::MutexLock lock(&drain_mu_);
+  if (draining_) return false;
+  ++steps_running_;
+  return true;
+}
+
+void WorkerService::EndStep() {
+  absl::MutexLock lock(&drain_mu_);
+  --steps_running_;
+}
+
+bool WorkerService::draining() {
+  absl::MutexLock lock(&drain_mu_);
+  return draining_;
+}
+
+bool WorkerService::Drain(absl::Duration timeout) {
+  absl::MutexLock lock(&drain_mu_);
+  draining_ = true;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(drain_mu_) { return steps_running_ == 0; };
+  return drain_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
 void WorkerService::ReleaseSequences(const absl::flat_hash_set<SeqId>& ids) {

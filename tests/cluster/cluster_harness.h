@@ -288,6 +288,7 @@ class LocalCluster {
           ChildProcess::Start(argv, absl::StrCat(c->log_dir_, "/worker", i, ".log"));
       if (!p.ok()) return p.status();
       c->workers_.push_back(std::move(*p));
+      c->worker_argv_.push_back(argv);
       c->worker_addresses_.push_back(address);
       c->worker_metrics_ports_.push_back(metrics_port);
     }
@@ -329,12 +330,25 @@ class LocalCluster {
   const std::vector<int>& worker_metrics_ports() const { return worker_metrics_ports_; }
   const std::string& log_dir() const { return log_dir_; }
   ChildProcess& scheduler() { return *scheduler_; }
+  ChildProcess& worker(int i) { return *workers_[i]; }
   std::string SchedulerLog() const { return Tail(log_dir_ + "/scheduler.log"); }
+
+  // Starts worker i again with its first command line (same ports) once
+  // the old process has ended, and waits until it is SERVING.
+  absl::Status RestartWorker(int i, std::chrono::seconds timeout) {
+    workers_[i]->Stop(std::chrono::seconds(5));
+    absl::StatusOr<std::unique_ptr<ChildProcess>> p =
+        ChildProcess::Start(worker_argv_[i], absl::StrCat(log_dir_, "/worker", i, ".log"));
+    if (!p.ok()) return p.status();
+    workers_[i] = std::move(*p);
+    return WaitServing(worker_addresses_[i], *workers_[i], timeout);
+  }
 
  private:
   LocalCluster() = default;
   std::string log_dir_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
+  std::vector<std::vector<std::string>> worker_argv_;
   std::vector<std::string> worker_addresses_;
   std::vector<int> worker_metrics_ports_;
   std::unique_ptr<ChildProcess> scheduler_;

@@ -92,6 +92,10 @@ TEST(ClusterErrorsTest, EveryMalformedFieldGetsInvalidArgumentNamingIt) {
        "stop"},
       {"negative stop token id", [](R& r, const I&) { r.add_stop_token_ids(-1); },
        "stop_token_ids[0]"},
+      {"num_speculative_tokens < 0",
+       [](R& r, const I&) { r.set_num_speculative_tokens(-1); }, "num_speculative_tokens"},
+      {"num_speculative_tokens > 32",
+       [](R& r, const I&) { r.set_num_speculative_tokens(33); }, "num_speculative_tokens"},
       {"request_id too long", [](R& r, const I&) { r.set_request_id(std::string(300, 'x')); },
        "request_id"},
   };
@@ -160,23 +164,57 @@ TEST(ClusterErrorsTest, FullAdmissionQueueGetsResourceExhausted) {
   EXPECT_GE(MetricValue(metrics, "llm_requests_total").value_or(0), ok) << metrics;
 }
 
-TEST(ClusterErrorsTest, SchedulerExitsWithAClearErrorWhenAWorkerIsUnreachable) {
+TEST(ClusterErrorsTest, UnreachableWorkerIsAClearErrorAndIsRetriedUntilItAppears) {
   if (std::string reason = ClusterSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
-  const std::string dead = absl::StrCat("127.0.0.1:", PickFreePort());
+  const std::string worker = absl::StrCat("127.0.0.1:", PickFreePort());
+  const std::string address = absl::StrCat("127.0.0.1:", PickFreePort());
   const std::string log = ::testing::TempDir() + "/unreachable_scheduler.log";
   std::remove(log.c_str());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> p = ChildProcess::Start(
-      {BinPath("llm-scheduler"), "--model", ModelPath(), "--listen",
-       absl::StrCat("127.0.0.1:", PickFreePort()), "--metrics-listen",
-       absl::StrCat("127.0.0.1:", PickFreePort()), "--workers", dead, "--connect-timeout", "2"},
+  absl::StatusOr<std::unique_ptr<ChildProcess>> scheduler = ChildProcess::Start(
+      {BinPath("llm-scheduler"), "--model", ModelPath(), "--listen", address,
+       "--metrics-listen", absl::StrCat("127.0.0.1:", PickFreePort()), "--workers", worker,
+       "--connect-timeout", "1"},
       log);
-  ASSERT_TRUE(p.ok()) << p.status();
-  const std::optional<int> code = (*p)->WaitExit(std::chrono::seconds(60));
-  ASSERT_TRUE(code.has_value()) << "llm-scheduler still running:\n" << Tail(log);
-  EXPECT_NE(*code, 0);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+
+  // Up, NOT_SERVING, and saying why: on the log and to clients.
+  auto stub = MakeStub(address);
+  GenerateResult r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    r = RunGenerate(*stub, [] {
+      v1::GenerateRequest req;
+      req.set_text("Hello");
+      req.set_max_tokens(2);
+      return req;
+    }());
+  } while ((r.status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+            r.status.error_message().find("not reachable") == std::string::npos) &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(r.status.error_message(), HasSubstr(worker));
+  EXPECT_THAT(r.status.error_message(), HasSubstr("not reachable"));
+  EXPECT_FALSE(IsServing(address));
+  EXPECT_TRUE((*scheduler)->Running()) << Tail(log);
   const std::string output = ReadFile(log);
-  EXPECT_THAT(output, HasSubstr(dead));
+  EXPECT_THAT(output, HasSubstr(worker));
   EXPECT_THAT(output, HasSubstr("not reachable"));
+
+  // The worker appears: the scheduler finds it and serves.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> w = ChildProcess::Start(
+      {BinPath("llm-worker"), "--model", ModelPath(), "--listen", worker, "--metrics-listen",
+       absl::StrCat("127.0.0.1:", PickFreePort()), "--threads", "1", "--kv-cache-bytes",
+       absl::StrCat(16 << 20)},
+      ::testing::TempDir() + "/unreachable_worker.log");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(WaitServing(address, **scheduler, std::chrono::seconds(120)).ok()) << Tail(log);
+  v1::GenerateRequest req;
+  req.set_text("Hello");
+  req.set_max_tokens(2);
+  r = RunGenerate(*stub, req);
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  (*scheduler)->Stop(std::chrono::seconds(15));
 }
 
 }  // namespace

@@ -132,6 +132,9 @@ TEST_F(LlmctlTest, BadValueShowsTheServersStatusAndExitsNonZero) {
   const CommandResult n = RunCommand(Llmctl("generate --prompt hi --n 0"));
   EXPECT_EQ(n.exit_code, 1);
   EXPECT_THAT(n.output, StartsWith("INVALID_ARGUMENT: n must be"));
+  const CommandResult k = RunCommand(Llmctl("generate --prompt hi --num-speculative-tokens 33"));
+  EXPECT_EQ(k.exit_code, 1);
+  EXPECT_THAT(k.output, StartsWith("INVALID_ARGUMENT: num_speculative_tokens"));
 }
 
 TEST_F(LlmctlTest, TokenizeInfoAndHealthAnswer) {

@@ -210,23 +210,33 @@ TEST(SchedulerServiceStartTest, NotServingUntilTheWorkersAreConnected) {
   scheduler->reset();  // before its worker
 }
 
-TEST(SchedulerServiceStartTest, UnreachableWorkerIsAClearError) {
+TEST(SchedulerServiceStartTest, UnreachableWorkerKeepsTheSchedulerUpAndNotServing) {
   if (!testing::ClusterModelPresent()) GTEST_SKIP() << "model file absent";
   const int port = UnusedPort();
+  const int scheduler_port = UnusedPort();
 
   SchedulerOptions o;
   o.model_path = testing::ClusterModelPath();
-  o.listen = "127.0.0.1:0";
+  o.listen = absl::StrCat("127.0.0.1:", scheduler_port);
   o.metrics_listen = "127.0.0.1:0";
   o.workers = {absl::StrCat("127.0.0.1:", port)};
   o.connect_timeout = absl::Milliseconds(500);
   absl::StatusOr<std::unique_ptr<SchedulerServer>> s = SchedulerServer::Start(o);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(s.status().message().find(
-                absl::StrCat("worker at 127.0.0.1:", port, " is not reachable")),
-            std::string::npos)
-      << s.status();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(Health(scheduler_port), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  const v1::ModelInfo info = (*s)->service().Info();
+  ASSERT_EQ(info.worker_groups_size(), 1);
+  EXPECT_FALSE(info.worker_groups(0).available());
+  const std::string expected = absl::StrCat("worker at 127.0.0.1:", port, " is not reachable");
+  EXPECT_NE(info.worker_groups(0).unavailable_reason().find(expected), std::string::npos)
+      << info.worker_groups(0).unavailable_reason();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", scheduler_port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Inference::NewStub(channel);
+  const GenerateOutcome out = RunGenerate(*stub, GreedyText("Hi", 1));
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(out.status.error_message().find(expected), std::string::npos)
+      << out.status.error_message();
 }
 
 TEST(SchedulerServiceDrainTest, DrainRefusesNewWorkAndReportsNotServing) {

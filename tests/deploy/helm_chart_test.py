@@ -33,6 +33,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -52,9 +53,29 @@ except ImportError as e:  # pragma: no cover
     print(f"SKIP: missing Python package ({e}); scripts/setup.sh installs them")
     sys.exit(77)
 
-# Flags the operations issue names (TLS) that the binaries may not have yet:
-# reported, not failed, while the binaries lack them.
-PENDING_FLAGS = {"--tls-cert", "--tls-key", "--tls-ca"}
+TLS_FLAGS = ("--tls-cert", "--tls-key", "--tls-ca")
+
+
+def make_tls_files(directory):
+    """A CA and a certificate + key signed by it, with the openssl CLI: the
+    binaries check the TLS files before the model, so the rendered TLS paths
+    are replaced with these. {flag: path}, or None without openssl."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        ["openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+         "-subj", "/CN=chart-test-ca"],
+        ["openssl", "req", *ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost"],
+        ["openssl", "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-set_serial", "2", "-days", "2", "-out", "tls.crt"],
+    ]
+    try:
+        for cmd in steps:
+            subprocess.run(cmd, cwd=directory, check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"--tls-cert": os.path.join(directory, "tls.crt"),
+            "--tls-key": os.path.join(directory, "tls.key"),
+            "--tls-ca": os.path.join(directory, "ca.crt")}
 
 
 def read(path):
@@ -323,6 +344,19 @@ class RenderTest(unittest.TestCase):
                     if s["metadata"]["name"] == "llm-llm-cluster-worker-headless"][0]
         self.assertEqual(headless["spec"]["clusterIP"], "None")
         self.assertTrue(headless["spec"]["publishNotReadyAddresses"])
+        # Each worker finds its rank (pod ordinal) and its group's rank 0
+        # (docs/deploy.md "Tensor-parallel groups"); none of it without TP.
+        worker = container(sts, "worker")
+        self.assertEqual(arg_value(worker["args"], "--tp-size"), "2")
+        self.assertEqual(arg_value(worker["args"], "--tp-rank"), "-1")
+        self.assertEqual(arg_value(worker["args"], "--tp-root"), dns.format("{root_ordinal}"))
+        cpu_worker = container(one(self.rendered["cpu"][0], "StatefulSet"), "worker")
+        self.assertIsNone(arg_value(cpu_worker["args"], "--tp-size"))
+        # Ranks reach each other (NCCL) only when there are groups.
+        tp_np = one(self.rendered["cuda-tp2"][0], "NetworkPolicy", "worker")
+        peers = [r for r in tp_np["spec"]["ingress"] if "ports" not in r]
+        self.assertEqual(peers[0]["from"][0]["podSelector"]["matchLabels"]
+                         ["app.kubernetes.io/component"], "worker")
 
     def test_tls_flags_and_secret_are_wired(self):
         objects, _ = self.rendered["tls"]
@@ -400,7 +434,6 @@ class FlagsTest(unittest.TestCase):
             "llmctl": help_flags(self.bins["llmctl"]),
             "llmctl health": help_flags(self.bins["llmctl"], "health"),
         }
-        pending = set()
         for name, values in list(ci_values().items()) + [("default", {})]:
             objects, _ = render(values)
             commands = []
@@ -423,27 +456,29 @@ class FlagsTest(unittest.TestCase):
                     if not flag.startswith("--"):
                         continue
                     with self.subTest(values=name, binary=who, flag=flag):
-                        if flag not in accepted[who] and flag in PENDING_FLAGS:
-                            pending.add(f"{who} {flag}")
-                            continue
                         self.assertIn(flag, accepted[who])
-        if pending:
-            print(f"\nPENDING (issue 6, TLS): binaries do not accept yet: {sorted(pending)}",
-                  file=sys.stderr)
 
     def test_rendered_command_lines_parse_in_the_binaries(self):
         """Values too, not only names: each rendered command line is run with a
         missing model file, so the binary parses every flag and then fails
-        on the model (exit 1), never on the command line (CLI11's codes)."""
+        on the model (exit 1), never on the command line (CLI11's codes).
+        The TLS files are checked before the model: real ones replace the
+        rendered mount paths (the TLS values are skipped without openssl)."""
+        tls_dir = tempfile.TemporaryDirectory()
+        self.addCleanup(tls_dir.cleanup)
+        tls_files = make_tls_files(tls_dir.name)
         for name, values in list(ci_values().items()) + [("default", {})]:
-            if name == "tls":
-                continue  # the TLS flags are pending (see above)
             objects, _ = render(values)
             for o in by_kind(objects, "Deployment") + by_kind(objects, "StatefulSet"):
                 for c in o["spec"]["template"]["spec"]["containers"]:
                     role, args = c["args"][0], c["args"][1:]
                     args = ["--model=/nonexistent/model.gguf" if a.startswith("--model=") else a
                             for a in args]
+                    if any(a.split("=", 1)[0] in TLS_FLAGS for a in args):
+                        if tls_files is None:
+                            continue  # no openssl to make certificates with
+                        args = [f"{a.split('=', 1)[0]}={tls_files[a.split('=', 1)[0]]}"
+                                if a.split("=", 1)[0] in TLS_FLAGS else a for a in args]
                     binary = self.bins["llm-" + role]
                     with self.subTest(values=name, binary=role):
                         r = subprocess.run([binary, *args], capture_output=True, text=True,

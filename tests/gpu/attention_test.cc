@@ -18,6 +18,7 @@ TEST(CudaAttentionTest, SkipsWithoutCuda) {
 
 #include "common/fp16.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_tc.cuh"
 #include "kernels/cuda/paged_index.cuh"
 #include "kernels/reference/attention_reference.h"
 #include "kernels/reference/elementwise_reference.h"
@@ -42,7 +43,8 @@ struct Case {
   std::vector<SeqShape> seqs;
 };
 
-enum class Path { kDecode, kPrefill };
+// kPrefillTc: the tensor-core prefill (attention_tc.cuh), bf16 operands.
+enum class Path { kDecode, kPrefill, kPrefillTc };
 
 // Fills a paged cache with random fp16 K/V at scattered physical blocks,
 // runs the chosen kernel for the whole batch and compares every row with
@@ -142,10 +144,10 @@ void RunCase(const Case& c, Path path, uint32_t seed) {
       query_start += c.seqs[i].num_queries;
     }
     DeviceArray<cuda::PrefillTile> dtiles(tiles);
-    ASSERT_EQ(cuda::LaunchPagedPrefillAttention(p, kv, dtiles.get(),
-                                                static_cast<int>(tiles.size()),
-                                                dtables.get(), dq.get(), dout.get(),
-                                                nullptr),
+    const auto launch = path == Path::kPrefillTc ? cuda::LaunchPagedPrefillAttentionTc
+                                                 : cuda::LaunchPagedPrefillAttention;
+    ASSERT_EQ(launch(p, kv, dtiles.get(), static_cast<int>(tiles.size()), dtables.get(),
+                     dq.get(), dout.get(), nullptr),
               cudaSuccess);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
@@ -173,7 +175,10 @@ void RunCase(const Case& c, Path path, uint32_t seed) {
                                   want.data() + int64_t{query_start} * c.n_head * hd);
     query_start += s.num_queries;
   }
-  EXPECT_TRUE(AllClose(got, want, 1e-3, 1e-3));
+  // bf16 Q, K, P and V (8-bit mantissa, 2^-9 relative rounding each) on the
+  // tensor-core path: a few 1e-3 of O's scale; 2e-2 leaves a margin.
+  const double tol = path == Path::kPrefillTc ? 2e-2 : 1e-3;
+  EXPECT_TRUE(AllClose(got, want, tol, tol));
 }
 
 class CudaAttentionTest : public ::testing::Test {
@@ -220,6 +225,18 @@ TEST_F(CudaAttentionTest, PrefillMatchesReferenceWithHeadDim64AndGqa3) {
 TEST_F(CudaAttentionTest, PrefillAppliesAlibiWithOddBlockSize) {
   Case c{5, 5, 64, 5, true, {{33, 33}, {70, 81}}};
   RunCase(c, Path::kPrefill, 23);
+}
+
+TEST_F(CudaAttentionTest, TensorCorePrefillMatchesReferenceOnRaggedCausalBatch) {
+  Case c{8, 2, 128, 16, false, {{37, 37}, {20, 100}, {5, 5}, {64, 64}}};
+  RunCase(c, Path::kPrefillTc, 31);
+}
+
+TEST_F(CudaAttentionTest, TensorCorePrefillMatchesReferenceWithHeadDim64AndAlibi) {
+  Case c{9, 3, 64, 16, false, {{45, 45}, {17, 300}}};
+  RunCase(c, Path::kPrefillTc, 32);
+  Case a{5, 5, 64, 5, true, {{33, 33}, {70, 81}}};
+  RunCase(a, Path::kPrefillTc, 33);
 }
 
 }  // namespace

@@ -223,7 +223,8 @@ TEST_F(MatMulTest, SimdPathsMatchScalarOnQuantisedActivations) {
 }
 
 TEST_F(MatMulTest, ResultsAreIndependentOfBatchThreadsAndPacking) {
-  const GgmlType types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kF16, GgmlType::kQ4_K};
+  const GgmlType types[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kF16,
+                            GgmlType::kF32,  GgmlType::kQ4_K};
   ThreadPool pool1(1), pool2(2);
   const int64_t rows = 53, cols = 256;
   const int n = 19;

@@ -3,10 +3,13 @@
 // and every block returns to the pool.
 #include "scheduler/engine_loop.h"
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -155,6 +158,125 @@ TEST_F(EngineLoopTest, RequestTheEngineRefusesGetsOnError) {
   ASSERT_TRUE(c.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(c.error.code(), absl::StatusCode::kInvalidArgument) << c.error;
   EXPECT_EQ(loop_->load(), 0);
+}
+
+// A worker that can die and come back: while down, steps and connection
+// attempts fail; coming back gives a fresh session.
+class RestartableChannel : public SlowChannel {
+ public:
+  using SlowChannel::SlowChannel;
+  absl::StatusOr<StepResult> Execute(const StepPlan& plan) override {
+    if (down.load()) return absl::UnavailableError("fake worker is down");
+    return SlowChannel::Execute(plan);
+  }
+  absl::Status Reconnect(absl::Duration) override {
+    if (down.load()) return absl::UnavailableError("fake worker is not reachable");
+    reconnects.fetch_add(1);
+    ResetSession();
+    return absl::OkStatus();
+  }
+  std::atomic<bool> down{false};
+  std::atomic<int> reconnects{0};
+};
+
+LoopOptions FastRetries() {
+  LoopOptions o;
+  o.name = "fake:1";
+  o.initial_backoff = absl::Milliseconds(5);
+  o.max_backoff = absl::Milliseconds(20);
+  return o;
+}
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return false;
+}
+
+TEST(EngineLoopFailureTest, DeadWorkerMakesTheGroupUnavailableUntilItComesBack) {
+  auto channel = std::make_unique<RestartableChannel>(64, 16, /*context=*/512);
+  RestartableChannel* worker = channel.get();
+  std::atomic<int> changes{0};
+  LoopOptions options = FastRetries();
+  options.on_availability_change = [&changes] { changes.fetch_add(1); };
+  std::unique_ptr<EngineLoop> loop = EngineLoop::StartConnecting(options, std::move(channel));
+  ASSERT_TRUE(loop->WaitFirstAttempt().ok());
+  ASSERT_TRUE(WaitUntil([&] { return loop->available(); }));
+
+  Collector running;
+  loop->Submit(running.Make(Request("running", 1, 400)));
+  ASSERT_TRUE(WaitUntil([&] { return running.NumTokens(0) >= 3; }));
+  const int64_t steps_before = loop->Stats().steps;
+  worker->down = true;
+  ASSERT_TRUE(running.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(running.error.code(), absl::StatusCode::kUnavailable) << running.error;
+  ASSERT_TRUE(WaitUntil([&] { return !loop->available(); }));
+  EXPECT_TRUE(absl::IsUnavailable(loop->availability()));
+
+  // While down, a request is handed back at once, not queued.
+  Collector bounced;
+  loop->Submit(bounced.Make(Request("bounced", 1, 3)));
+  ASSERT_TRUE(bounced.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(bounced.error.code(), absl::StatusCode::kUnavailable) << bounced.error;
+  EXPECT_EQ(loop->Stats().blocks_used, 0);
+  EXPECT_EQ(loop->load(), 0);
+
+  worker->down = false;
+  ASSERT_TRUE(WaitUntil([&] { return loop->available(); }));
+  EXPECT_GE(worker->reconnects.load(), 2);
+  Collector after;
+  loop->Submit(after.Make(Request("after", 1, 4)));
+  ASSERT_TRUE(after.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(after.error.ok()) << after.error;
+  EXPECT_EQ(after.NumTokens(0), 4);
+  EXPECT_TRUE(WaitForNoBlocks(*loop));
+  const LoopStats stats = loop->Stats();
+  EXPECT_EQ(stats.worker_failures, 1);
+  EXPECT_GT(stats.steps, steps_before);  // counters survive the new engine
+  EXPECT_GE(changes.load(), 3);          // up, down, up
+}
+
+TEST(EngineLoopFailureTest, UnreachableWorkerAtStartIsRetriedInTheBackground) {
+  auto channel = std::make_unique<RestartableChannel>(64, 16);
+  RestartableChannel* worker = channel.get();
+  worker->down = true;
+  std::unique_ptr<EngineLoop> loop = EngineLoop::StartConnecting(FastRetries(), std::move(channel));
+  const absl::Status first = loop->WaitFirstAttempt();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  EXPECT_FALSE(loop->available());
+  EXPECT_NE(loop->availability().message().find("fake:1"), absl::string_view::npos)
+      << loop->availability();
+  worker->down = false;
+  ASSERT_TRUE(WaitUntil([&] { return loop->available(); }));
+  EXPECT_EQ(loop->Stats().blocks_total, 64);
+}
+
+TEST(EngineLoopFailureTest, WorkerFailingValidationIsReportedByTheFirstAttempt) {
+  LoopOptions options = FastRetries();
+  options.validate = [](const WorkerDescription& d) {
+    return absl::FailedPreconditionError(absl::StrCat("block size ", d.block_size));
+  };
+  std::unique_ptr<EngineLoop> loop = EngineLoop::StartConnecting(
+      options, std::make_unique<RestartableChannel>(64, 16));
+  const absl::Status first = loop->WaitFirstAttempt();
+  EXPECT_EQ(first.code(), absl::StatusCode::kFailedPrecondition) << first;
+  EXPECT_FALSE(loop->available());
+}
+
+TEST_F(EngineLoopTest, CancelSampleEndsOnlyThatSample) {
+  Collector c;
+  loop_->Submit(c.Make(Request("pair", 2, 200)));
+  ASSERT_TRUE(WaitUntil([&] { return c.NumTokens(1) >= 2; }));
+  loop_->CancelSample("pair", 1);
+  ASSERT_TRUE(c.done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(c.finish[1], FinishReason::kCancelled);
+  EXPECT_EQ(c.finish[0], FinishReason::kLength);
+  EXPECT_EQ(c.NumTokens(0), 200);
+  EXPECT_LT(c.NumTokens(1), 200);
+  EXPECT_TRUE(WaitForNoBlocks(*loop_));
 }
 
 }  // namespace

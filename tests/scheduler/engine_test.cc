@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/scheduler/fake_worker_channel.h"
 
@@ -170,6 +171,59 @@ TEST(EngineTest, CancelFreesBlocksWithinOneStep) {
   ASSERT_TRUE(e->Step().ok());  // tells the worker to drop it
   EXPECT_EQ(ch.num_live_sequences(), 0);
   EXPECT_EQ(e->Cancel("a").code(), absl::StatusCode::kNotFound);
+}
+
+TEST(EngineTest, CancelSampleEndsOneSampleAndFreesOnlyItsBlocks) {
+  FakeWorkerChannel ch(64, 16);
+  auto e = MakeEngine(ch);
+  Collected c;
+  GenerationRequest r = Request("n2", 40, 30);
+  r.n = 2;
+  ASSERT_TRUE(e->Add(r, Collect(c)).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(e->Step().ok());  // prefill, fork, decode
+  const int used_both = e->blocks().num_used();
+  ASSERT_TRUE(e->CancelSample("n2", 1).ok());
+  EXPECT_EQ(c.finish[Key("n2", 1)], FinishReason::kCancelled);
+  EXPECT_LT(e->blocks().num_used(), used_both);  // sample 1's own blocks
+  EXPECT_GT(e->blocks().num_used(), 0);          // sample 0 still holds its
+  EXPECT_EQ(e->CancelSample("n2", 1).code(), absl::StatusCode::kNotFound);
+  RunToCompletion(*e);
+  EXPECT_EQ(c.tokens[Key("n2", 0)].size(), 30u);
+  EXPECT_EQ(c.finish[Key("n2", 0)], FinishReason::kLength);
+  EXPECT_EQ(e->blocks().num_used(), 0);
+  EXPECT_TRUE(e->blocks().CheckInvariants().ok());
+  EXPECT_EQ(ch.num_live_sequences(), 0);
+}
+
+TEST(EngineTest, CancelSampleRefusesAParentWhoseSiblingsAwaitTheFork) {
+  FakeWorkerChannel ch(64, 16);
+  auto e = MakeEngine(ch);
+  Collected c;
+  GenerationRequest r = Request("n3", 40, 5);
+  r.n = 3;
+  ASSERT_TRUE(e->Add(r, Collect(c)).ok());
+  EXPECT_EQ(e->CancelSample("n3", 0).code(), absl::StatusCode::kFailedPrecondition);
+  RunToCompletion(*e);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.tokens[Key("n3", i)].size(), 5u) << i;
+}
+
+TEST(EngineTest, TokenUpdatesCarryWhenTheSequenceWasFirstScheduled) {
+  FakeWorkerChannel ch(64, 16);
+  EngineOptions opts;
+  opts.max_batched_tokens = 16;  // the 40-token prompt takes 3 steps
+  auto e = MakeEngine(ch, opts);
+  absl::Time first_scheduled = absl::InfinitePast();
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(e->Add(Request("q", 40, 1), [&](const SequenceUpdate& u) {
+                 if (!u.new_tokens.empty()) first_scheduled = u.first_scheduled;
+               }).ok());
+  ASSERT_TRUE(e->Step().ok());  // the first of three prefill chunks
+  const absl::Time after_first_step = absl::Now();
+  absl::SleepFor(absl::Milliseconds(5));
+  RunToCompletion(*e);  // the token comes two steps later
+  ASSERT_NE(first_scheduled, absl::InfinitePast());
+  EXPECT_GE(first_scheduled, before);
+  EXPECT_LE(first_scheduled, after_first_step);
 }
 
 TEST(EngineTest, StaticBatchingAdmitsNextBatchOnlyWhenAllFinished) {

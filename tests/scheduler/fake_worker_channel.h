@@ -32,6 +32,7 @@ class FakeWorkerChannel : public WorkerChannel {
     d.block_size = block_size_;
     d.context_length = context_length_;
     d.vocab_size = vocab_;
+    d.has_draft_model = has_draft_model;
     return d;
   }
 
@@ -126,6 +127,8 @@ class FakeWorkerChannel : public WorkerChannel {
   }
 
   int num_live_sequences() const { return static_cast<int>(seqs_.size()); }
+  // A new session, as a restarted worker has: it knows no sequence.
+  void ResetSession() { seqs_.clear(); }
   int32_t Target(SeqId id, int index) const {
     return next_token ? next_token(id, index)
                       : static_cast<int32_t>(3 + (id * 31 + index) % 500);
@@ -140,6 +143,8 @@ class FakeWorkerChannel : public WorkerChannel {
   size_t copies = 0;
   std::function<int32_t(SeqId, int)> next_token;
   bool fail_next = false;
+  // What Describe reports (draft-model speculation needs it).
+  bool has_draft_model = true;
 
  private:
   struct State {

@@ -1,6 +1,7 @@
 // Speculative decoding in the scheduler, against the fake worker: drafts
 // never change the output, rejected positions never leak blocks, budgets
 // and per-request switches are honoured.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -138,6 +139,62 @@ TEST(SpeculativeEngineTest, RequestCanTurnSpeculationOffOrChooseK) {
   EXPECT_GT(run.proposed.at("k1"), 0);
   for (int k : ch.spec_sizes) EXPECT_LE(k, 1);
   EXPECT_EQ(run.tokens.at("off").size(), 20u);
+}
+
+TEST(SpeculativeEngineTest, RequestKIsCappedAtTheDeploymentMax) {
+  FakeWorkerChannel ch(64, 4);
+  ch.next_token = Periodic;
+  EngineOptions opts = Spec(DraftSource::kNgram, 2);
+  opts.speculative.max_num_speculative_tokens = 3;
+  const RunResult run = Generate(ch, opts, {Req("greedy", 30, 30, 10)});
+  EXPECT_GT(run.proposed.at("greedy"), 0);
+  int largest = 0;
+  for (int k : ch.spec_sizes) largest = std::max(largest, k);
+  EXPECT_EQ(largest, 3);
+}
+
+TEST(SpeculativeEngineTest, LargeBatchesDoNotSpeculate) {
+  FakeWorkerChannel plain_ch(64, 4), ch(64, 4);
+  plain_ch.next_token = ch.next_token = Periodic;
+  EngineOptions opts = Spec(DraftSource::kNgram, 3);
+  opts.speculative.disable_by_batch_size = 2;
+  const std::vector<GenerationRequest> reqs = {Req("long", 20, 30), Req("b", 20, 6),
+                                               Req("c", 20, 6)};
+  const RunResult run = Generate(ch, opts, reqs);
+  EXPECT_EQ(run.tokens, Generate(plain_ch, EngineOptions{}, reqs).tokens);
+  // While three sequences run, no chunk carries drafts; once two finished,
+  // the last one speculates.
+  bool saw_three = false;
+  for (const StepPlan& p : ch.plans) {
+    if (p.chunks.size() < 3) continue;
+    saw_three = true;
+    for (const ScheduledChunk& c : p.chunks) EXPECT_EQ(c.num_speculative_tokens, 0);
+  }
+  EXPECT_TRUE(saw_three);
+  EXPECT_GT(run.proposed.at("long"), 0);
+  EXPECT_EQ(run.proposed.at("b"), 0);
+}
+
+TEST(SpeculativeEngineTest, DraftModelSourceNeedsAWorkerWithADraftModel) {
+  FakeWorkerChannel ch(64, 4);
+  ch.has_draft_model = false;
+  absl::StatusOr<std::unique_ptr<Engine>> e =
+      Engine::Create(Spec(DraftSource::kDraftModel, 3), ch);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(e.status().message().find("draft model"), std::string::npos);
+  // n-gram lookup needs nothing from the worker.
+  EXPECT_TRUE(Engine::Create(Spec(DraftSource::kNgram, 3), ch).ok());
+}
+
+TEST(SpeculativeEngineTest, DefaultKAboveTheMaxIsInvalid) {
+  FakeWorkerChannel ch(64, 4);
+  EngineOptions opts = Spec(DraftSource::kNgram, 5);
+  opts.speculative.max_num_speculative_tokens = 4;
+  EXPECT_EQ(Engine::Create(opts, ch).status().code(), absl::StatusCode::kInvalidArgument);
+  opts.speculative.max_num_speculative_tokens = kMaxSpeculativeTokens + 1;
+  opts.speculative.num_speculative_tokens = 1;
+  EXPECT_EQ(Engine::Create(opts, ch).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SpeculativeEngineTest, DraftsNeverReachPastMaxTokensOrTheContext) {

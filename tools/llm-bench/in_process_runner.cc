@@ -40,7 +40,7 @@ absl::StatusOr<LoadResult> RunLoadInProcess(const InProcessOptions& o, WorkloadO
   wopts.model_path = o.model_path;
   wopts.threads = o.threads;
   wopts.kv_cache_bytes = o.kv_cache_bytes;
-  wopts.backend = "cpu";
+  wopts.backend = o.backend;
   absl::StatusOr<std::unique_ptr<LocalWorker>> worker = LocalWorker::Create(wopts);
   if (!worker.ok()) return worker.status();
   absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromGguf((*worker)->file());

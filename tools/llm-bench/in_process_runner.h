@@ -23,6 +23,7 @@ namespace llm::bench {
 
 struct InProcessOptions {
   std::string model_path;
+  std::string backend = "cpu";   // auto | cpu | cuda (worker/backend_factory.h)
   int threads = 0;               // 0 = one per core
   long long kv_cache_bytes = 0;  // 0 = worker default
   int max_num_seqs = 64;

@@ -4,6 +4,7 @@
 //       --input-len 32:512 --output-len 16:256 --json
 //   llm-bench --server ... --num-requests 100 --request-rate 4 --input-len 128
 //   llm-bench --server ... --dataset prompts.jsonl --concurrency 8
+//   llm-bench --server ... --tls-ca ca.pem --tls-cert me.pem --tls-key me.key   # (mutual) TLS
 //
 // Closed loop (--concurrency C: C requests always in flight) or open loop
 // (--request-rate R: Poisson arrivals, at most --concurrency in flight when
@@ -22,6 +23,8 @@
 #include "CLI/CLI.hpp"
 #include "grpcpp/grpcpp.h"
 #include "llm/v1/inference.grpc.pb.h"
+#include "proto/tls_credentials.h"
+#include "proto/tls_flags.h"
 #include "tools/llm-bench/in_process_runner.h"
 #include "tools/llm-bench/load_runner.h"
 #include "tools/llm-bench/report.h"
@@ -48,10 +51,15 @@ void DrawProgress(int done, int total) {
 // vocabulary bounds synthetic token ids; end-of-generation ids are left out
 // so prompts never look finished), then the load.
 absl::StatusOr<llm::bench::LoadResult> RunOverGrpc(const std::string& server,
+                                                   const llm::TlsFiles& tls,
+                                                   const std::string& tls_server_name,
                                                    llm::bench::WorkloadOptions w,
                                                    const llm::bench::LoadOptions& load,
                                                    const std::function<void(int, int)>& progress) {
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      llm::MakeChannelCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  auto channel = llm::CreateClientChannel(server, *credentials, tls_server_name);
   auto stub = llm::v1::Inference::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -78,6 +86,10 @@ int main(int argc, char** argv) {
   bool ignore_eos = true;
   CLI::App app{"llm-bench: load generator for llm-scheduler"};
   app.add_option("--server", server, "llm-scheduler address HOST:PORT")->capture_default_str();
+  llm::TlsFiles tls;
+  std::string tls_server_name;
+  llm::AddTlsFlags(app, tls, llm::TlsRole::kClient, "LLM_BENCH");
+  llm::AddTlsServerNameFlag(app, tls_server_name, "LLM_BENCH");
   app.add_option("--num-requests", w.num_requests, "Requests to send")->capture_default_str();
   auto* conc_opt = app.add_option("--concurrency", load.concurrency,
                                   "Closed loop: requests in flight (open loop: the cap)")
@@ -109,6 +121,11 @@ int main(int argc, char** argv) {
   app.add_flag("--in-process", in_process,
                "Run the workload in this process (needs --model; closed loop only)");
   app.add_option("--model", ip.model_path, "GGUF model (--in-process)");
+  app.add_option("--backend", ip.backend,
+                 "auto, cpu or cuda (--in-process; auto = CUDA when built and a device is "
+                 "present)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   app.add_option("--threads", ip.threads, "CPU threads (--in-process; 0 = one per core)")
       ->capture_default_str();
   app.add_option("--kv-cache-bytes", ip.kv_cache_bytes, "KV pool bytes (--in-process)")
@@ -147,7 +164,7 @@ int main(int argc, char** argv) {
     result = std::move(*r);
   } else {
     absl::StatusOr<llm::bench::LoadResult> r =
-        RunOverGrpc(server, w, load, tty ? DrawProgress : nullptr);
+        RunOverGrpc(server, tls, tls_server_name, w, load, tty ? DrawProgress : nullptr);
     if (!r.ok()) return Fail(std::string(r.status().message()));
     result = std::move(*r);
   }

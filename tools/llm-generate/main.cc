@@ -24,6 +24,8 @@ namespace {
 
 struct Flags {
   std::string model;
+  // cpu by default: the goldens and tests compare against the CPU numerics.
+  std::string backend = "cpu";
   std::vector<std::string> prompts;
   std::string prompts_file;
   bool chat = false;
@@ -102,7 +104,7 @@ int Run(const Flags& f) {
   wopts.model_path = f.model;
   wopts.threads = f.threads;
   wopts.kv_cache_bytes = f.kv_cache_bytes;
-  wopts.backend = "cpu";
+  wopts.backend = f.backend;
   wopts.draft_model_path = f.draft_model;
   wopts.self_draft_layers = f.self_draft_layers;
   if (!f.draft.empty() && f.draft != "ngram" && f.draft != "model" && f.draft != "none") {
@@ -270,6 +272,11 @@ int main(int argc, char** argv) {
   app.add_option("--n", f.n, "Completions per prompt")->capture_default_str();
   app.add_option("--logprobs", f.logprobs, "Report each token's logprob and the N most likely alternatives (JSON)")->capture_default_str();
   app.add_flag("--ignore-eos", f.ignore_eos, "Do not stop at end-of-generation tokens");
+  app.add_option("--backend", f.backend,
+                 "auto, cpu or cuda (auto = CUDA when built and a device is present; "
+                 "without one, a line on stderr and the CPU)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   app.add_option("--threads", f.threads, "CPU threads (0 = all cores)")->capture_default_str();
   app.add_option("--kv-cache-bytes", f.kv_cache_bytes, "KV pool bytes (0 = 256 MiB)")->capture_default_str();
   app.add_option("--max-num-seqs", f.max_num_seqs, "Sequences per step")->capture_default_str();

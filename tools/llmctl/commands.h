@@ -14,9 +14,13 @@
 #define LLM_TOOLS_LLMCTL_COMMANDS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace llm::tools {
 
@@ -25,7 +29,15 @@ struct ConnectionOptions {
   std::string server = "127.0.0.1:50051";
   // Deadline of the RPC in seconds; 0 = none (health: 5 s when 0).
   double timeout_s = 0;
+  // From --tls-cert/--tls-key/--tls-ca (proto/tls_credentials.h), built
+  // and checked by main.cc; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // --tls-server-name; empty: the host of `server`.
+  std::string tls_server_name;
 };
+
+// The channel every subcommand calls through.
+std::shared_ptr<grpc::Channel> Connect(const ConnectionOptions& conn);
 
 struct GenerateOptions {
   std::string prompt;
@@ -45,6 +57,8 @@ struct GenerateOptions {
   std::optional<uint64_t> seed;
   std::optional<int32_t> n;
   std::optional<int32_t> logprobs;
+  // Speculative decoding: unset = the server's default, 0 = off, K > 0.
+  std::optional<int32_t> num_speculative_tokens;
   bool ignore_eos = false;
   std::vector<std::string> stop;
   std::vector<int32_t> stop_token_ids;

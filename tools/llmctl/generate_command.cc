@@ -58,6 +58,7 @@ v1::GenerateRequest BuildRequest(const GenerateOptions& o) {
   if (o.logprobs) s->set_logprobs(*o.logprobs);
   if (o.n) req.set_n(*o.n);
   if (o.max_tokens) req.set_max_tokens(*o.max_tokens);
+  if (o.num_speculative_tokens) req.set_num_speculative_tokens(*o.num_speculative_tokens);
   req.set_ignore_eos(o.ignore_eos);
   for (const std::string& stop : o.stop) req.add_stop(stop);
   for (int32_t id : o.stop_token_ids) req.add_stop_token_ids(id);
@@ -73,8 +74,7 @@ nlohmann::json UsageJson(const v1::Usage& u) {
 }  // namespace
 
 int RunGenerate(const ConnectionOptions& conn, const GenerateOptions& o) {
-  auto channel = grpc::CreateChannel(conn.server, grpc::InsecureChannelCredentials());
-  auto stub = v1::Inference::NewStub(channel);
+  auto stub = v1::Inference::NewStub(Connect(conn));
   grpc::ClientContext ctx;
   if (conn.timeout_s > 0) {
     ctx.set_deadline(std::chrono::system_clock::now() +

@@ -7,16 +7,21 @@
 //   llmctl tokenize --text "Hello world"
 //   llmctl info
 //   llmctl health            # exit 0 only when the server reports SERVING
+//   llmctl --tls-ca ca.pem --tls-cert me.pem --tls-key me.key info   # (mutual) TLS
 //
 // Values go to the server unchecked (the server validates and its
 // INVALID_ARGUMENT message is what the user sees); options left out stay
 // unset so the server's defaults apply (temperature 1, max_tokens 256).
 // On a failed call llmctl prints "CODE_NAME: message" and exits 1.
 #include <cstdint>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "proto/tls_credentials.h"
+#include "proto/tls_flags.h"
 #include "tools/llmctl/commands.h"
 
 namespace {
@@ -40,10 +45,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()->envname("LLMCTL_SERVER");
   app.add_option("--timeout", conn.timeout_s, "RPC deadline in seconds (0 = none)")
       ->capture_default_str();
+  llm::TlsFiles tls;
+  llm::AddTlsFlags(app, tls, llm::TlsRole::kClient, "LLMCTL");
+  llm::AddTlsServerNameFlag(app, conn.tls_server_name, "LLMCTL");
 
   // generate
   llm::tools::GenerateOptions g;
-  int32_t max_tokens = 0, top_k = 0, n = 0, logprobs = 0;
+  int32_t max_tokens = 0, top_k = 0, n = 0, logprobs = 0, num_spec = 0;
   float temperature = 0, top_p = 0, min_p = 0, rep = 0, pres = 0, freq = 0;
   uint64_t seed = 0;
   CLI::App* gen = app.add_subcommand("generate", "Stream a completion of a prompt");
@@ -64,6 +72,9 @@ int main(int argc, char** argv) {
   auto* seed_opt = gen->add_option("--seed", seed, "Seed: same seed, same text");
   auto* n_opt = gen->add_option("--n", n, "Samples of the prompt");
   auto* logprobs_opt = gen->add_option("--logprobs", logprobs, "Alternatives per token");
+  auto* num_spec_opt = gen->add_option(
+      "--num-speculative-tokens", num_spec,
+      "Draft tokens per step (0 = no speculation) [server: its --num-speculative-tokens]");
   gen->add_flag("--ignore-eos", g.ignore_eos, "Do not stop at end-of-generation tokens");
   gen->add_option("--stop", g.stop, "Stop string (repeatable); never printed");
   gen->add_option("--stop-token-id", g.stop_token_ids, "Stop token id (repeatable)");
@@ -84,6 +95,13 @@ int main(int argc, char** argv) {
   health->add_option("--service", h.service, "Service name (\"\" = whole server)");
 
   CLI11_PARSE(app, argc, argv);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      llm::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "llmctl: %s\n", std::string(credentials.status().message()).c_str());
+    return 1;
+  }
+  conn.credentials = *credentials;
 
   if (*gen) {
     g.use_prompt_ids = ids_opt->count() > 0;
@@ -98,6 +116,7 @@ int main(int argc, char** argv) {
     SetIfGiven(seed_opt, seed, g.seed);
     SetIfGiven(n_opt, n, g.n);
     SetIfGiven(logprobs_opt, logprobs, g.logprobs);
+    SetIfGiven(num_spec_opt, num_spec, g.num_speculative_tokens);
     return llm::tools::RunGenerate(conn, g);
   }
   if (*tok) return llm::tools::RunTokenize(conn, t);

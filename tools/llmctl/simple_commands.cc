@@ -10,15 +10,17 @@
 #include "grpcpp/grpcpp.h"
 #include "llm/v1/inference.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "proto/tls_credentials.h"
 #include "tools/llmctl/commands.h"
 #include "tools/llmctl/grpc_status_text.h"
 
 namespace llm::tools {
-namespace {
 
 std::shared_ptr<grpc::Channel> Connect(const ConnectionOptions& conn) {
-  return grpc::CreateChannel(conn.server, grpc::InsecureChannelCredentials());
+  return CreateClientChannel(conn.server, conn.credentials, conn.tls_server_name);
 }
+
+namespace {
 
 void SetDeadline(grpc::ClientContext& ctx, double seconds) {
   if (seconds <= 0) return;
