@@ -102,6 +102,8 @@ void GenerateReactor::FinishSample(Sample& s, int index, const std::string& reas
   v1::Usage* usage = msg->mutable_usage();
   usage->set_prompt_tokens(prompt_tokens_);
   usage->set_completion_tokens(s.completion_tokens);
+  usage->set_proposed_draft_tokens(s.proposed_draft_tokens);
+  usage->set_accepted_draft_tokens(s.accepted_draft_tokens);
   if (index == 0 || finish_label_.empty()) finish_label_ = reason;
 }
 
@@ -118,6 +120,8 @@ void GenerateReactor::OnUpdate(const SequenceUpdate& u) {
     Sample& s = samples_[u.sample_index];
     if (u.finish_reason != FinishReason::kNone) s.engine_finished = true;
     if (s.finished) return;  // ended by a stop string; the engine lags
+    s.proposed_draft_tokens += u.num_proposed_draft_tokens;
+    s.accepted_draft_tokens += u.num_accepted_draft_tokens;
 
     const absl::Time now = absl::Now();
     SchedulerMetrics* metrics = service_.metrics();

@@ -56,6 +56,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
     std::optional<IncrementalDetokenizer> detok;
     std::optional<StopStringMatcher> matcher;
     int completion_tokens = 0;
+    int proposed_draft_tokens = 0;
+    int accepted_draft_tokens = 0;
     bool finished = false;         // final message queued
     bool engine_finished = false;  // the engine reported its end
     absl::Time last_token;

@@ -133,6 +133,12 @@ TEST(SpeculativeClusterTest, DraftModelSpeculationThroughTheWorker) {
   EXPECT_GT(c.verifications, 0);
   EXPECT_EQ(c.accepted, c.drafts);  // its own draft is always right
   EXPECT_GT(c.accepted, 0);
+  // The same counts reach the client in the sample's usage.
+  ASSERT_FALSE(spec.messages.empty());
+  const v1::Usage& usage = spec.messages.back().usage();
+  EXPECT_EQ(usage.proposed_draft_tokens(), static_cast<int>(c.drafts));
+  EXPECT_EQ(usage.accepted_draft_tokens(), static_cast<int>(c.accepted));
+  EXPECT_EQ(plain.messages.back().usage().proposed_draft_tokens(), 0);
   EXPECT_EQ(Scrape((*scheduler)->metrics_port(), "ngram").drafts, 0);
   stub.reset();
   channel.reset();
