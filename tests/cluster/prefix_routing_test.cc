@@ -59,18 +59,35 @@ int CachedTokensOfSharedPrefixRequest(const std::string& routing) {
     for (int i = 0; i < 600 && !f(); ++i) absl::SleepFor(absl::Milliseconds(50));
     return f();
   };
+  // A long request that keeps its group busy until cancelled.
+  struct Background {
+    grpc::ClientContext ctx;
+    std::thread reader;
+  };
+  auto occupy = [&](Background& b, const std::string& text) {
+    b.reader = std::thread([&b, &stub, text] {
+      auto stream = stub->Generate(&b.ctx, Greedy(text, 1500));
+      v1::GenerateResponse r;
+      while (stream->Read(&r)) {
+      }
+      stream->Finish().IgnoreError();
+    });
+  };
   // Group 0 busy; the shared prefix runs on group 1 (the idler one).
-  std::thread long0([&] { RunGenerate(*stub, Greedy("Tell me a long story.", 120)); });
+  Background long0, long1;
+  occupy(long0, "Tell me a long story.");
   EXPECT_TRUE(wait([&] { return running_on(0); }));
   GenerateOutcome first = RunGenerate(*stub, Greedy(SystemPrompt() + "Where is Rome?", 2));
   EXPECT_TRUE(first.status.ok()) << first.status.error_message();
   // Group 1 busy too: both have one request in flight.
-  std::thread long1([&] { RunGenerate(*stub, Greedy("Write a long poem.", 120)); });
+  occupy(long1, "Write a long poem.");
   EXPECT_TRUE(wait([&] { return running_on(0) && running_on(1); }));
   GenerateOutcome second = RunGenerate(*stub, Greedy(SystemPrompt() + "Where is Oslo?", 2));
   EXPECT_TRUE(second.status.ok()) << second.status.error_message();
-  long0.join();
-  long1.join();
+  for (Background* b : {&long0, &long1}) {
+    b->ctx.TryCancel();
+    b->reader.join();
+  }
   const int cached = second.messages.empty()
                          ? -1
                          : static_cast<int>(second.messages.back().usage().cached_tokens());
