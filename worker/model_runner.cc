@@ -264,13 +264,7 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
     // Row i scores position num_computed - 1 + i; stop at the first draft
     // the target's own sample disagrees with (its sample is emitted).
     for (int i = 0; i <= k; ++i) {
-      SamplingContext ctx;
-      ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
-      ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
-                                                 s.tokens.size() - s.num_prompt);
-      ctx.seed = s.seed;
-      ctx.step = s.tokens.size() - s.num_prompt;
-      ctx.sample_index = s.sample_index;
+      SamplingContext ctx = s.NextTokenContext();
       SampledToken tok;
       if (on_device) {
         tok.token = device_tokens_[row + i];

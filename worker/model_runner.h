@@ -39,6 +39,7 @@
 #include "absl/types/span.h"
 #include "common/step_plan.h"
 #include "worker/llama_model.h"
+#include "worker/sampler.h"
 
 namespace llm {
 
@@ -73,6 +74,18 @@ class ModelRunner {
     uint64_t seed = 0;
     uint32_t sample_index = 0;
     int32_t draft_computed = 0;   // tokens with KV in the draft's cache
+
+    // The sampler's view of this sequence for its next output token.
+    SamplingContext NextTokenContext() const {
+      SamplingContext ctx;
+      ctx.prompt_tokens = absl::MakeConstSpan(tokens.data(), num_prompt);
+      ctx.generated_tokens =
+          absl::MakeConstSpan(tokens.data() + num_prompt, tokens.size() - num_prompt);
+      ctx.seed = seed;
+      ctx.step = tokens.size() - num_prompt;
+      ctx.sample_index = sample_index;
+      return ctx;
+    }
   };
 
   absl::Status Validate(const StepPlan& plan) const;

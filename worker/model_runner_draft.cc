@@ -131,12 +131,9 @@ int32_t ModelRunner::SampleDraft(const Sequence& s, absl::Span<const float> logi
   std::vector<int32_t>& history = draft_history_;
   history.assign(s.tokens.begin() + s.num_prompt, s.tokens.end());
   history.insert(history.end(), drafts_so_far.begin(), drafts_so_far.end());
-  SamplingContext ctx;
-  ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
+  SamplingContext ctx = s.NextTokenContext();
   ctx.generated_tokens = history;
-  ctx.seed = s.seed;
   ctx.step = history.size();
-  ctx.sample_index = s.sample_index;
   const size_t j = drafts_so_far.size();
   q_rows.resize((j + 1) * vocab);
   absl::Span<float> q(q_rows.data() + j * vocab, vocab);
@@ -152,13 +149,7 @@ void ModelRunner::VerifySampledDrafts(Sequence& s, const std::vector<int32_t>& d
   p_row_.resize(vocab);
   residual_.resize(vocab);
   for (int i = 0; i <= k; ++i) {
-    SamplingContext ctx;
-    ctx.prompt_tokens = absl::MakeConstSpan(s.tokens.data(), s.num_prompt);
-    ctx.generated_tokens = absl::MakeConstSpan(s.tokens.data() + s.num_prompt,
-                                               s.tokens.size() - s.num_prompt);
-    ctx.seed = s.seed;
-    ctx.step = s.tokens.size() - s.num_prompt;
-    ctx.sample_index = s.sample_index;
+    SamplingContext ctx = s.NextTokenContext();
     absl::Span<float> logits(logits_.data() + (row + i) * vocab, vocab);
     if (i == k) {
       // Every draft held: the bonus token is a plain sample of p.

@@ -124,7 +124,7 @@ class PromtoolTest(unittest.TestCase):
     def test_rules_are_valid(self):
         r = run(["promtool", "check", "rules", os.path.join(MON, "alerts.yml")])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("SUCCESS: 11 rules found", r.stdout)
+        self.assertIn("SUCCESS: 12 rules found", r.stdout)
 
     def test_alert_unit_tests_pass(self):
         r = run(["promtool", "test", "rules", "alerts_test.yml"], cwd=MON)
@@ -147,7 +147,8 @@ class PromtoolTest(unittest.TestCase):
         rules = yaml.safe_load(read(os.path.join(MON, "alerts.yml")))
         alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
         self.assertTrue({"LLMQueueGrowing", "LLMKVCacheNearlyFull", "LLMHighPreemptionRate",
-                         "LLMTimeToFirstTokenSLO", "LLMWorkerDown", "LLMRequestErrorRate"} <= alerts)
+                         "LLMTimeToFirstTokenSLO", "LLMWorkerDown", "LLMRequestErrorRate",
+                         "LLMWorkerGroupUnavailable"} <= alerts)
         # Every alert is documented in docs/operations.md.
         ops = read(os.path.join(ROOT, "docs", "operations.md"))
         for a in alerts:
