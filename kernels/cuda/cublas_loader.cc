@@ -1,8 +1,8 @@
 #include "kernels/cuda/cublas_loader.h"
 
-#include <dlfcn.h>
-
 #include <mutex>
+
+#include "kernels/cuda/shared_library.h"
 
 namespace llm::cuda {
 namespace {
@@ -15,23 +15,14 @@ struct Loaded {
 
 template <typename Fn>
 bool Bind(void* lib, const char* name, Fn* fn, std::string* error) {
-  *fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (*fn == nullptr) *error = std::string("libcublas lacks ") + name;
-  return *fn != nullptr;
+  return BindSymbol(lib, "libcublas", name, fn, error);
 }
 
 Loaded Load() {
   Loaded l;
-  void* lib = nullptr;
-  for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
-    lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (lib != nullptr) break;
-  }
-  if (lib == nullptr) {
-    const char* e = dlerror();
-    l.error = std::string("cannot load libcublas: ") + (e ? e : "unknown error");
-    return l;
-  }
+  void* lib = OpenFirstLibrary({"libcublas.so.13", "libcublas.so.12", "libcublas.so"},
+                               "libcublas", &l.error);
+  if (lib == nullptr) return l;
   l.ok = Bind(lib, "cublasCreate_v2", &l.api.create, &l.error) &&
          Bind(lib, "cublasDestroy_v2", &l.api.destroy, &l.error) &&
          Bind(lib, "cublasSetStream_v2", &l.api.set_stream, &l.error) &&

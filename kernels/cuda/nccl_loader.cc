@@ -3,7 +3,7 @@
 
 #if LLM_HAVE_NCCL
 
-#include <dlfcn.h>
+#include "kernels/cuda/shared_library.h"
 
 namespace llm::cuda {
 namespace {
@@ -16,27 +16,18 @@ struct Loaded {
 
 template <typename Fn>
 bool Bind(void* lib, const char* name, Fn* fn, std::string* error) {
-  *fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (*fn == nullptr) *error = std::string("libnccl lacks ") + name;
-  return *fn != nullptr;
+  return BindSymbol(lib, "libnccl", name, fn, error);
 }
 
 Loaded Load() {
   Loaded l;
-  void* lib = nullptr;
+  void* lib = OpenFirstLibrary({
 #ifdef LLM_NCCL_LIBRARY
-  lib = dlopen(LLM_NCCL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+                                   LLM_NCCL_LIBRARY,
 #endif
-  for (const char* name : {"libnccl.so.2", "libnccl.so"}) {
-    if (lib != nullptr) break;
-    lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-  }
-  if (lib == nullptr) {
-    const char* e = dlerror();
-    l.error = std::string("cannot load libnccl (tensor parallelism needs NCCL): ") +
-              (e ? e : "unknown error");
-    return l;
-  }
+                                   "libnccl.so.2", "libnccl.so"},
+                               "libnccl (tensor parallelism needs NCCL)", &l.error);
+  if (lib == nullptr) return l;
   l.ok = Bind(lib, "ncclGetUniqueId", &l.api.get_unique_id, &l.error) &&
          Bind(lib, "ncclCommInitRank", &l.api.comm_init_rank, &l.error) &&
          Bind(lib, "ncclCommDestroy", &l.api.comm_destroy, &l.error) &&
