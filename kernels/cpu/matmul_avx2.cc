@@ -2,35 +2,23 @@
 // every SIMD path (a transcription of llama.cpp's x86 quantize_row_q8_1, so
 // the bytes match it and the scalar quantiser exactly), per-row
 // Q4_0/Q4_1/Q8_0 dots over tiles of 4 tokens (the weight block is decoded
-// once per tile), and the float-weight dots shared with the AVX-512 path.
+// once per tile). Float weights: matmul_float_avx2.cc.
 // Only called after a run-time AVX2 check (matmul.cc).
 #include <immintrin.h>
 
 #include <cstring>
 
+#include "kernels/cpu/avx2_helpers.h"
 #include "kernels/cpu/matmul_internal.h"
 
 namespace llm::kernels::internal {
 namespace {
-
-inline float HsumPs(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 inline int HsumEpi32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
   return _mm_cvtsi128_si32(s);
-}
-
-inline float F16At(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
 }
 
 // 16 bytes of packed nibbles -> 32 bytes: low nibbles, then high nibbles.
@@ -103,67 +91,7 @@ void QuantRows(const RowsTask& task, const Acts& acts) {
   }
 }
 
-// x[i] as 8 floats for the three float weight types.
-template <GgmlType kType>
-inline __m256 Load8(const uint8_t* row, int64_t i) {
-  if constexpr (kType == GgmlType::kF32) {
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  } else if constexpr (kType == GgmlType::kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
-  } else {
-    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-  }
-}
-
-template <GgmlType kType>
-float DotFloat(const uint8_t* row, const float* x, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(Load8<kType>(row, i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(Load8<kType>(row, i + 8), _mm256_loadu_ps(x + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load8<kType>(row, i), _mm256_loadu_ps(x + i), acc0);
-  float acc = HsumPs(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) {
-    float wi;
-    if constexpr (kType == GgmlType::kF32) {
-      wi = reinterpret_cast<const float*>(row)[i];
-    } else if constexpr (kType == GgmlType::kF16) {
-      wi = F16At(row + 2 * i);
-    } else {
-      uint32_t bits = static_cast<uint32_t>(row[2 * i] | row[2 * i + 1] << 8) << 16;
-      std::memcpy(&wi, &bits, 4);
-    }
-    acc += wi * x[i];
-  }
-  return acc;
-}
-
-template <GgmlType kType>
-void FloatRowsT(const RowsTask& task, const Acts& acts) {
-  const WeightMatrix& w = *task.w;
-  for (int64_t r = task.r0; r < task.r1; ++r) {
-    const uint8_t* row = w.data + r * w.row_stride;
-    for (int t = 0; t < acts.n_tokens; ++t) {
-      task.y[t * task.ldy + r] = DotFloat<kType>(row, acts.x + t * acts.cols, w.cols);
-    }
-  }
-}
-
 }  // namespace
-
-void FloatRowsAvx2(const RowsTask& task, const Acts& acts) {
-  switch (task.w->type) {
-    case GgmlType::kF32:
-      return FloatRowsT<GgmlType::kF32>(task, acts);
-    case GgmlType::kF16:
-      return FloatRowsT<GgmlType::kF16>(task, acts);
-    default:
-      return FloatRowsT<GgmlType::kBF16>(task, acts);
-  }
-}
 
 void QuantizeQ8Avx2(const float* x, int64_t cols, int t0, int t1, const Q8Acts& a) {
   const int64_t nb = a.nb;

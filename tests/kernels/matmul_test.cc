@@ -252,6 +252,43 @@ TEST_F(MatMulTest, ResultsAreIndependentOfBatchThreadsAndPacking) {
   }
 }
 
+// The float kernel tiles tokens (up to 6 per weight load) and has an
+// 8-column and a scalar tail: every token count and column count must give
+// each token exactly its single-token result (speculative verification
+// relies on it) and stay close to float64.
+TEST_F(MatMulTest, FloatTypesAreBatchInvariantWithColumnTails) {
+  const GgmlType types[] = {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16};
+  ThreadPool pool(2);
+  const int64_t rows = 21;
+  for (GgmlType type : types) {
+    for (int64_t cols : {int64_t{200}, int64_t{203}, int64_t{16}, int64_t{5}}) {
+      TestMatrix m = MakeMatrix(type, rows, cols, 31 + static_cast<uint32_t>(cols));
+      for (int n : {2, 5, 6, 7, 13, 61, 130}) {
+        std::vector<float> x = RandomFloats(n * cols, 40 + n);
+        std::vector<double> ref(n * rows), mag(n * rows);
+        reference::MatMulReferenceWithScale(type, m.w.data, m.w.row_stride, rows, cols, x.data(), n,
+                                            ref.data(), mag.data());
+        for (MatMulIsa isa : AvailableIsas()) {
+          SetMatMulIsaForTesting(isa);
+          std::vector<float> batch(n * rows);
+          MatMul(pool, m.w, x.data(), n, batch.data());
+          for (int t = 0; t < n; ++t) {
+            std::vector<float> single(rows);
+            MatMul(pool, m.w, x.data() + t * cols, 1, single.data());
+            ASSERT_EQ(0, std::memcmp(single.data(), batch.data() + t * rows, rows * 4))
+                << GetGgmlTypeInfo(type).name << " " << IsaName(isa) << " cols " << cols << " n "
+                << n << " token " << t;
+          }
+          for (int64_t i = 0; i < n * rows; ++i) {
+            ASSERT_NEAR(batch[i], ref[i], 1e-5 * mag[i] + 1e-6)
+                << GetGgmlTypeInfo(type).name << " " << IsaName(isa) << " cols " << cols;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(MatMulTest, SharedMatchesSeparateCalls) {
   ThreadPool pool(2);
   const int64_t cols = 576;
