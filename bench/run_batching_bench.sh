@@ -20,7 +20,9 @@
 #   the machine's load hits both; the medians are compared), SEED [1],
 #   KV_CACHE_BYTES per worker [805306368: 768 MiB, room for 32 x (512 + 256)
 #   tokens, so neither policy preempts], PORT [53051], METRICS_PORT [19190],
-#   OUT [docs/perf/batching.md], AUTOGROUP_NICE [unset].
+#   OUT [docs/perf/batching.md], AUTOGROUP_NICE [unset], SCHEDULER_ARGS [unset]:
+#   extra llm-scheduler flags for every cluster run, split on spaces (e.g.
+#   "--async-scheduling=false"); recorded in the report.
 # On a machine shared with other sessions (each its own scheduler autogroup,
 # where plain `nice` does not reach), AUTOGROUP_NICE=-19 gives this run's
 # session CPU priority over them (root only; recorded in the report): the
@@ -53,6 +55,8 @@ METRICS_PORT=${METRICS_PORT:-19190}
 OUT=${OUT:-docs/perf/batching.md}
 WORK=$(mktemp -d /tmp/llm-batching-bench-XXXXXX)
 AUTOGROUP_NICE=${AUTOGROUP_NICE:-}
+SCHEDULER_ARGS=${SCHEDULER_ARGS:-}
+read -r -a scheduler_extra <<<"$SCHEDULER_ARGS"
 if [ -n "$AUTOGROUP_NICE" ]; then
   echo "$AUTOGROUP_NICE" >/proc/$$/autogroup || echo "run_batching_bench: cannot set autogroup nice" >&2
 fi
@@ -82,7 +86,8 @@ start_cluster() {
   LLM_BIN_DIR="$BIN" LLM_MODEL="$MODEL" LOG_DIR="$WORK/cluster-$1" \
     deploy/local/start-cluster.sh --detach --port "$PORT" --metrics-port "$METRICS_PORT" \
     --threads "$THREADS" --kv-cache-bytes "$KV_CACHE_BYTES" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
-    --max-batched-tokens "$MAX_BATCHED_TOKENS" --max-queue 4096 >"$WORK/start-$1.log" 2>&1 ||
+    --max-batched-tokens "$MAX_BATCHED_TOKENS" --max-queue 4096 ${scheduler_extra[@]+"${scheduler_extra[@]}"} \
+    >"$WORK/start-$1.log" 2>&1 ||
     { cat "$WORK/start-$1.log"; die "cluster ($1) did not start"; }
   cluster_pids=$(cat "$WORK/cluster-$1/pids")
 }
@@ -115,6 +120,10 @@ for mode in continuous static; do
   stop_cluster
 done
 
+# As the scheduler resolved it (its start-up line), e.g. "auto" -> true.
+async_mode=$(grep -o '"async_scheduling":[a-z]*' "$WORK/cluster-continuous/scheduler.log" 2>/dev/null |
+  head -1 | cut -d: -f2)
+async_mode=${async_mode:-unknown}
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 cores=$(nproc)
 mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')
@@ -164,7 +173,8 @@ edit by hand (rerun the script).
 - date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; build: Release (-O3)
 - model: \`$MODEL\`; one llm-worker (\`--threads $THREADS\`) and llm-scheduler
   on loopback, \`--max-num-seqs $MAX_NUM_SEQS --max-batched-tokens $MAX_BATCHED_TOKENS\`,
-  worker \`--kv-cache-bytes $KV_CACHE_BYTES\`
+  worker \`--kv-cache-bytes $KV_CACHE_BYTES\`; extra scheduler flags
+  (SCHEDULER_ARGS): \`${SCHEDULER_ARGS:-none}\`; async scheduling: $async_mode
 
 ## Batching policy
 

@@ -71,6 +71,11 @@ struct ScheduledChunk {
   // that later writes overwrite.
   int32_t num_speculative_tokens = 0;
   std::vector<int32_t> draft_tokens;
+  // The worker's draft model computes this chunk (and what it lacks before
+  // it) in the same step: prompt chunks of sequences that will speculate
+  // with it, so the prompt reaches the draft during prefill rather than in
+  // the first verification step. Ignored without a separate draft model.
+  bool draft_catch_up = false;
 };
 
 struct StepPlan {

@@ -74,6 +74,7 @@ void ToProto(const StepPlan& plan, pb::StepPlan* out) {
     }
     o->set_num_speculative_tokens(c.num_speculative_tokens);
     o->mutable_draft_tokens()->Add(c.draft_tokens.begin(), c.draft_tokens.end());
+    o->set_draft_catch_up(c.draft_catch_up);
   }
 }
 
@@ -109,6 +110,7 @@ StepPlan FromProto(const pb::StepPlan& plan) {
     }
     o.num_speculative_tokens = c.num_speculative_tokens();
     o.draft_tokens = ToVector<int32_t>(c.draft_tokens());
+    o.draft_catch_up = c.draft_catch_up();
     out.chunks.push_back(std::move(o));
   }
   return out;

@@ -80,6 +80,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
 Engine::Engine(const EngineOptions& options, WorkerChannel& channel,
                const WorkerDescription& worker)
     : options_(options),
+      pipelined_(options.async_scheduling &&
+                 options.speculative.source == DraftSource::kNone),
       channel_(channel),
       worker_(worker),
       allocator_(worker.num_kv_blocks) {}
@@ -253,10 +255,13 @@ void Engine::TakePrefixHits(Sequence& s) {
   s.num_cached = s.num_computed;
 }
 
-void Engine::RegisterFullBlocks(Sequence& s) {
+void Engine::RegisterFullBlocks(Sequence& s, int computed) {
   if (!options_.enable_prefix_caching) return;
   const int bs = worker_.block_size;
-  const int full = std::min<int>(s.num_computed / bs, s.blocks.size());
+  // With a step in flight, num_computed runs ahead of what has returned and
+  // of `tokens` (the sample in flight): only `computed` is certain.
+  computed = std::min<int>(computed, s.tokens.size());
+  const int full = std::min<int>(computed / bs, s.blocks.size());
   while (static_cast<int>(s.block_hashes.size()) < full) {
     const int i = static_cast<int>(s.block_hashes.size());
     const BlockHash parent = i == 0 ? BlockHash{} : s.block_hashes[i - 1];
@@ -300,6 +305,8 @@ void Engine::AddChunk(Sequence& s, int n, StepPlan& plan, int k,
   chunk.num_speculative_tokens = k;
   chunk.draft_tokens = std::move(drafts);
   if (!s.known_to_worker) {
+    // The spec carries `tokens`, which must hold every sample (Admissible).
+    LLM_CHECK(s.inflight_samples == 0) << "sequence " << s.id << " sent with a sample in flight";
     SequenceSpec spec;
     spec.seq_id = s.id;
     spec.prompt_tokens.assign(s.tokens.begin(), s.tokens.begin() + s.num_prompt);
@@ -317,11 +324,20 @@ void Engine::AddChunk(Sequence& s, int n, StepPlan& plan, int k,
   }
   s.replaced_blocks.clear();
   s.blocks_sent = static_cast<int>(s.blocks.size());
-  chunk.sample = s.num_computed + n == static_cast<int>(s.tokens.size());
+  chunk.sample = s.num_computed + n == s.num_known();
   if (s.num_computed < s.num_prompt) {
     stats_.prompt_tokens += std::min(n, s.num_prompt - s.num_computed);
+    // A sequence that will speculate with the worker's draft model has the
+    // draft compute its prompt now, during prefill (as vLLM's draft runner
+    // does), not in its first verification step, whose decode latency it
+    // would otherwise add to.
+    chunk.draft_catch_up =
+        options_.speculative.source == DraftSource::kDraftModel && s.spec_max_k > 0 && k == 0;
   }
   s.num_computed += n;
+  ++s.inflight_chunks;
+  if (chunk.sample) ++s.inflight_samples;
+  planned_.push_back({s.id, s.num_computed, chunk.sample});
   plan.chunks.push_back(std::move(chunk));
 }
 
@@ -331,6 +347,7 @@ bool Engine::ScheduleRunning(Budget& budget, StepPlan& plan) {
   for (Sequence* s : order) {
     if (!s->is_running) continue;  // preempted earlier in this loop
     if (budget.seqs == 0 || budget.tokens == 0) break;
+    if (StopsInFlight(*s)) continue;
     const int n = std::min(s->num_pending(), budget.tokens);
     if (n <= 0) continue;
     std::vector<int32_t> drafts;
@@ -363,6 +380,7 @@ void Engine::ScheduleWaiting(Budget& budget, StepPlan& plan) {
       std::ceil(allocator_.num_blocks() * options_.admission_watermark));
   while (!waiting_.empty() && budget.seqs > 0 && budget.tokens > 0) {
     Sequence* s = waiting_.front();
+    if (!Admissible(*s)) break;  // FCFS: for one step, until its result is in
     const bool fresh = s->blocks.empty() && s->num_computed == 0;
     if (fresh) TakePrefixHits(*s);
     const int n = std::min(s->num_pending(), budget.tokens);
@@ -439,122 +457,6 @@ void Engine::Finish(Sequence& s, FinishReason reason) {
     live_samples_.erase(request_id);
     requests_.erase(request_id);
   }
-}
-
-FinishReason Engine::CheckStop(const Sequence& s, int32_t token) const {
-  const GenerationRequest& r = *s.request;
-  if (!r.ignore_eos &&
-      std::find(options_.eog_token_ids.begin(), options_.eog_token_ids.end(),
-                token) != options_.eog_token_ids.end()) {
-    return FinishReason::kStop;
-  }
-  if (std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) !=
-      r.stop_token_ids.end()) {
-    return FinishReason::kStop;
-  }
-  if (s.num_output() >= r.max_tokens) return FinishReason::kLength;
-  if (static_cast<int>(s.tokens.size()) >= worker_.context_length) {
-    return FinishReason::kLength;
-  }
-  return FinishReason::kNone;
-}
-
-void Engine::ApplyResult(const StepPlan& plan, const StepResult& result) {
-  // The step succeeded: its computed full blocks can serve later prefixes.
-  for (const ScheduledChunk& c : plan.chunks) {
-    auto it = seqs_.find(c.seq_id);
-    if (it != seqs_.end()) RegisterFullBlocks(*it->second);
-  }
-  for (const SequenceResult& r : result.results) {
-    auto it = seqs_.find(r.seq_id);
-    if (it == seqs_.end()) continue;  // finished meanwhile (cannot happen today)
-    Sequence& s = *it->second;
-    if (!s.fork_children.empty()) Fork(s);
-    SequenceUpdate update;
-    update.request_id = s.request_id;
-    update.sample_index = s.sample_index;
-    update.num_prompt_tokens = s.num_prompt;
-    update.num_cached_tokens = s.num_cached;
-    update.first_scheduled = s.first_scheduled;
-    RecordSpeculation(s, r, update);
-    FinishReason reason = FinishReason::kNone;
-    for (const SampledToken& t : r.tokens) {
-      s.tokens.push_back(t.token);
-      update.new_tokens.push_back(t);
-      ++stats_.generated_tokens;
-      reason = CheckStop(s, t.token);
-      if (reason != FinishReason::kNone) break;
-    }
-    update.finish_reason = reason;
-    // Accepted drafts may have completed blocks (hashed from the tokens
-    // just appended; rejected tokens were never appended).
-    if (r.num_proposed > 0 && reason == FinishReason::kNone) RegisterFullBlocks(s);
-    if (s.on_update) s.on_update(update);
-    if (reason != FinishReason::kNone) {
-      // Finish() reports only cancellations; this update already carried it.
-      Finish(s, reason);
-    }
-  }
-}
-
-absl::Status Engine::Step() {
-  step_start_ = absl::Now();
-  StepPlan plan;
-  plan.step_id = next_step_id_++;
-  plan.finished = std::move(finished_for_worker_);
-  finished_for_worker_.clear();
-  Budget budget{options_.max_batched_tokens, options_.max_num_seqs};
-  if (options_.batching == BatchingMode::kStatic) {
-    if (running_.empty()) {
-      while (!waiting_.empty() &&
-             static_cast<int>(running_.size()) < options_.max_num_seqs) {
-        Sequence* s = waiting_.front();
-        waiting_.pop_front();
-        running_.push_back(s);
-        s->is_running = true;
-      }
-    }
-    ScheduleRunning(budget, plan);
-  } else {
-    const bool preempted = ScheduleRunning(budget, plan);
-    if (!preempted) ScheduleWaiting(budget, plan);
-  }
-  plan.block_copies = std::move(pending_copies_);
-  pending_copies_.clear();
-  if (plan.chunks.empty() && plan.finished.empty() && plan.block_copies.empty()) {
-    return absl::OkStatus();
-  }
-  ++stats_.steps;
-  absl::StatusOr<StepResult> result = channel_.Execute(plan);
-  if (!result.ok()) {
-    // The worker's state is unknown now: fail everything in flight so that
-    // no request hangs and every block returns to the pool.
-    std::vector<SeqId> all;
-    for (auto& [id, s] : seqs_) all.push_back(id);
-    for (SeqId id : all) {
-      auto it = seqs_.find(id);
-      if (it == seqs_.end()) continue;
-      Sequence* s = it->second.get();
-      SequenceUpdate update;
-      update.request_id = s->request_id;
-      update.sample_index = s->sample_index;
-      update.finish_reason = FinishReason::kError;
-      if (s->on_update) s->on_update(update);
-      s->known_to_worker = false;
-      for (Sequence* child : s->fork_children) {
-        if (child->on_update) {
-          SequenceUpdate u = update;
-          u.sample_index = child->sample_index;
-          child->on_update(u);
-        }
-      }
-      Finish(*s, FinishReason::kError);
-    }
-    finished_for_worker_.clear();
-    return result.status();
-  }
-  ApplyResult(plan, *result);
-  return absl::OkStatus();
 }
 
 EngineStats& EngineStats::operator+=(const EngineStats& o) {

@@ -13,6 +13,20 @@
 // batching: admit up to max_num_seqs only when nothing runs, then run them
 // all to completion (the baseline benchmarks compare against).
 //
+// Async scheduling (EngineOptions::async_scheduling, vLLM V1's): Step()
+// plans and submits step N+1 while step N still runs on the worker, then
+// awaits and applies N; the round trip and this bookkeeping hide behind the
+// worker's step instead of adding to it. One step is in flight between
+// Step() calls (two right after a submit). A sequence whose token is still
+// in flight gets its next 1-token decode planned anyway (the worker appends
+// the token it sampled itself, so the plan never carries it), unless that
+// token certainly ends it (max_tokens, context); an EOS or stop token is
+// only seen when the result is applied, so the step planned after it
+// computes one discarded row. Full blocks enter the prefix cache only when
+// the step that completed them has returned. Off with speculative decoding
+// (a verification returns 1..K+1 tokens, so the next step cannot be
+// planned before it returns).
+//
 // Thread safety: thread-compatible; one engine loop thread owns it.
 #ifndef LLM_SCHEDULER_ENGINE_H_
 #define LLM_SCHEDULER_ENGINE_H_
@@ -91,12 +105,19 @@ struct EngineOptions {
   // Mixed into every block hash: different models/KV dtypes never share.
   uint64_t cache_salt = 0;
   SpeculativeOptions speculative;
+  // Plan and submit each step while the previous one runs (see the class
+  // comment). A win when the channel overlaps (gRPC: the hop and the
+  // scheduler's CPU time leave the step's critical path); with the
+  // in-process channel, which runs a step only when it is awaited, it
+  // changes nothing but costs a discarded row per finished sequence.
+  // Ignored (synchronous) when speculative.source != kNone.
+  bool async_scheduling = false;
 
   absl::Status Validate() const;
 };
 
 struct EngineStats {
-  int64_t steps = 0;
+  int64_t steps = 0;  // plans sent to the worker
   int64_t preemptions = 0;
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
@@ -140,14 +161,23 @@ class Engine {
   // wait to be forked from it (cancel the request instead).
   absl::Status CancelSample(const std::string& request_id, int sample_index);
 
-  // One iteration. Unavailable/Internal from the channel are returned; the
-  // engine's state is then unchanged except that nothing was computed.
+  // One iteration: plans a step and runs it (synchronous), or with async
+  // scheduling plans and submits the next step and then applies the oldest
+  // in flight once another is queued behind it or nothing more can be
+  // planned (so Step() with nothing to plan drains). An error from the
+  // channel (Unavailable, Internal ...) is returned after every request
+  // has ended with kError and every block is back in the pool.
   absl::Status Step();
 
-  // Also true while finished ids still have to reach the worker.
+  // Also true while finished ids still have to reach the worker, or a
+  // step's result is outstanding.
   bool HasWork() const {
-    return !running_.empty() || !waiting_.empty() || !finished_for_worker_.empty();
+    return !running_.empty() || !waiting_.empty() || !finished_for_worker_.empty() ||
+           !in_flight_.empty();
   }
+  // async_scheduling and no speculation.
+  bool pipelined() const { return pipelined_; }
+  int num_steps_in_flight() const { return static_cast<int>(in_flight_.size()); }
   int num_running() const { return static_cast<int>(running_.size()); }
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
   const BlockAllocator& blocks() const { return allocator_; }
@@ -162,6 +192,15 @@ class Engine {
     int tokens;
     int seqs;
   };
+  // What a step submitted but not yet applied did to each sequence.
+  struct PlannedChunk {
+    SeqId seq_id;
+    int computed_end;  // the sequence's num_computed once the chunk has run
+    bool sample;
+  };
+  struct InFlightStep {
+    std::vector<PlannedChunk> chunks;
+  };
   // Blocks needed for the sequence to hold `tokens` tokens.
   int BlocksFor(int tokens) const;
   // Makes the blocks for `tokens` tokens exist and the ones the next writes
@@ -170,7 +209,9 @@ class Engine {
   bool TryGrow(Sequence& s, int tokens);
   void TakePrefixHits(Sequence& s);
   void ReleaseBlocks(Sequence& s);
-  void RegisterFullBlocks(Sequence& s);
+  // Hashes the full blocks below min(`computed`, known tokens) into the
+  // prefix cache. REQUIRES: the step that computed them has returned.
+  void RegisterFullBlocks(Sequence& s, int computed);
   void Fork(Sequence& parent);
   // `drafts`: n-gram proposals; `k`: draft tokens to verify after the chunk
   // (drafts.size(), or the draft model's count with drafts empty).
@@ -182,15 +223,30 @@ class Engine {
                       std::vector<int32_t>& drafts) const;
   void RecordSpeculation(Sequence& s, const SequenceResult& r,
                          SequenceUpdate& update);
+  // Async scheduling: the token in flight certainly ends `s` (max_tokens or
+  // the context), so a step planned for it now would be wasted.
+  bool StopsInFlight(const Sequence& s) const;
+  // A waiting sequence may be (re)admitted: none of its chunks is in flight
+  // (a preempted sequence's last sample must be in `tokens` before its
+  // state is sent to the worker again). Defensive: a sequence preempted
+  // while planning step N+1 could only come back in N+2, planned after
+  // step N (its only step in flight) has been applied.
+  static bool Admissible(const Sequence& s) { return s.inflight_chunks == 0; }
+  // The next plan (maybe empty); its chunks are recorded in planned_.
+  StepPlan Schedule();
   bool ScheduleRunning(Budget& budget, StepPlan& plan);
   void ScheduleWaiting(Budget& budget, StepPlan& plan);
   void Preempt(Sequence* s);
   void FreeSequence(Sequence& s);
-  void ApplyResult(const StepPlan& plan, const StepResult& result);
+  void ApplyResult(const InFlightStep& step, const StepResult& result);
+  // The channel failed: discards what is still in flight, ends every
+  // request with kError and returns `status`.
+  absl::Status FailAll(const absl::Status& status);
   void Finish(Sequence& s, FinishReason reason);
   FinishReason CheckStop(const Sequence& s, int32_t token) const;
 
   const EngineOptions options_;
+  const bool pipelined_;
   WorkerChannel& channel_;
   const WorkerDescription worker_;
   BlockAllocator allocator_;
@@ -203,6 +259,10 @@ class Engine {
   std::deque<Sequence*> waiting_;  // FCFS; preempted go to the front
   std::vector<SeqId> finished_for_worker_;  // sent with the next plan
   std::vector<std::pair<int32_t, int32_t>> pending_copies_;  // this step's CoW
+  std::vector<PlannedChunk> planned_;  // the chunks of the step being planned
+  // Submitted, not yet applied, oldest first (at most one between Step()
+  // calls; always empty without async scheduling).
+  std::deque<InFlightStep> in_flight_;
   absl::flat_hash_map<std::string, int> live_samples_;  // per request
   EngineStats stats_;
   absl::Time step_start_;  // of the step being planned

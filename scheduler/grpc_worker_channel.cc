@@ -103,6 +103,8 @@ void GrpcWorkerChannel::CloseSession() {
 
 absl::Status GrpcWorkerChannel::Reconnect(absl::Duration timeout) {
   CloseSession();
+  outstanding_.clear();  // the old session's steps are lost with it
+  Rearm();
   broken_ = absl::UnavailableError(absl::StrCat("worker at ", address_, " is not connected"));
   // try_to_connect: leave an idle or failed channel and dial now.
   if (!channel_->WaitForConnected(Deadline(timeout))) {
@@ -137,7 +139,10 @@ absl::StatusOr<WorkerDescription> GrpcWorkerChannel::Describe() {
 }
 
 absl::Status GrpcWorkerChannel::Broken(const std::string& what) {
-  // The stream is dead: collect its final status for the message.
+  // The stream is dead: collect its final status for the message. Whatever
+  // was outstanding is lost with the session.
+  outstanding_.clear();
+  Rearm();
   absl::Status final_status = FromGrpc(stream_->Finish());
   broken_ = absl::UnavailableError(absl::StrCat(
       "worker at ", address_, ": Execute stream broken (", what,
@@ -145,36 +150,75 @@ absl::Status GrpcWorkerChannel::Broken(const std::string& what) {
   return broken_;
 }
 
-absl::StatusOr<StepResult> GrpcWorkerChannel::Execute(const StepPlan& plan) {
+bool GrpcWorkerChannel::Rearm() {
+  absl::MutexLock lock(&watch_mu_);
+  const bool fired = timed_out_;
+  if (outstanding_.empty() || fired) {
+    armed_context_ = nullptr;
+  } else {
+    // The oldest outstanding step is the one the worker runs now (or has
+    // just been handed): its time starts here.
+    armed_context_ = stream_context_.get();
+    armed_deadline_ = absl::Now() + step_timeout_;
+  }
+  return fired;
+}
+
+std::string GrpcWorkerChannel::TimeoutMessage() const {
+  return absl::StrCat("no result within the step timeout of ",
+                      absl::FormatDuration(step_timeout_), "; the worker may be hung");
+}
+
+absl::Status GrpcWorkerChannel::Submit(const StepPlan& plan) {
   if (!broken_.ok()) return broken_;
   ToProto(plan, &plan_proto_);
-  {
+  if (outstanding_.empty()) {
     absl::MutexLock lock(&watch_mu_);
     armed_context_ = stream_context_.get();
     armed_deadline_ = absl::Now() + step_timeout_;
     timed_out_ = false;
   }
-  const bool wrote = stream_->Write(plan_proto_);
-  const bool read = wrote && stream_->Read(&result_proto_);
-  bool timed_out = false;
-  {
-    absl::MutexLock lock(&watch_mu_);
-    armed_context_ = nullptr;
-    timed_out = timed_out_;
+  // Armed during the write too: a worker that stops reading blocks it once
+  // the stream's flow-control window is full.
+  if (!stream_->Write(plan_proto_)) {
+    bool timed_out = false;
+    {
+      absl::MutexLock lock(&watch_mu_);
+      timed_out = timed_out_;
+    }
+    return Broken(timed_out ? TimeoutMessage() : "write failed");
   }
-  if (timed_out) {
-    return Broken(absl::StrCat("no result within the step timeout of ",
-                               absl::FormatDuration(step_timeout_), "; the worker may be hung"));
+  outstanding_.push_back(plan.step_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> GrpcWorkerChannel::Await() {
+  if (!broken_.ok()) return broken_;
+  if (outstanding_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker at ", address_, ": no step outstanding"));
   }
-  if (!wrote) return Broken("write failed");
+  const bool read = stream_->Read(&result_proto_);
+  const uint64_t step_id = outstanding_.front();
+  outstanding_.pop_front();
+  if (Rearm()) return Broken(TimeoutMessage());
   if (!read) return Broken("no result");
   if (absl::Status s = StatusFromProto(result_proto_); !s.ok()) return s;
-  if (result_proto_.step_id() != plan.step_id) {
+  if (result_proto_.step_id() != step_id) {
     return absl::InternalError(absl::StrCat("worker at ", address_, " answered step ",
-                                            result_proto_.step_id(), " to step ",
-                                            plan.step_id));
+                                            result_proto_.step_id(), " to step ", step_id));
   }
   return FromProto(result_proto_);
+}
+
+absl::StatusOr<StepResult> GrpcWorkerChannel::Execute(const StepPlan& plan) {
+  if (!outstanding_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker at ", address_, ": Execute while ", outstanding_.size(),
+        " submitted steps are outstanding"));
+  }
+  if (absl::Status s = Submit(plan); !s.ok()) return s;
+  return Await();
 }
 
 }  // namespace llm

@@ -1,16 +1,23 @@
 // File: scheduler/grpc_worker_channel.h
 //
 // GrpcWorkerChannel: a WorkerChannel to one llm-worker process over gRPC.
-// Execute writes the plan on one persistent Execute stream (a session: the
-// worker keeps per-sequence state for as long as the stream lives) and
-// blocks until the matching result arrives; a plan the worker rejects comes
-// back as that status (INVALID_ARGUMENT ...), the stream staying usable.
+// Submit writes the plan on one persistent Execute stream (a session: the
+// worker keeps per-sequence state for as long as the stream lives) without
+// reading; Await reads the next result, which answers the oldest submitted
+// plan (the worker handles the stream's plans one after the other, so a
+// plan submitted while the previous one runs waits in the stream and starts
+// as soon as that one's result is written). Execute is Submit + Await. A
+// plan the worker rejects comes back as that status (INVALID_ARGUMENT ...),
+// the stream staying usable.
 //
 // Failures: when the stream breaks (worker killed, connection reset) or no
 // result arrives within the step timeout (worker hung: SIGSTOP, deadlock;
-// a watchdog thread cancels the stream), Execute returns Unavailable naming
-// the address, and so does every later call until Reconnect opens a fresh
-// session. The underlying gRPC channel retries the TCP connection with a
+// a watchdog thread cancels the stream), Submit/Await/Execute return
+// Unavailable naming the address, and so does every later call until
+// Reconnect opens a fresh session (dropping the outstanding steps). The
+// timeout runs while at least one step is outstanding, for the oldest one:
+// from its submission, or from the previous result when it was queued
+// behind another step. The underlying gRPC channel retries the TCP connection with a
 // short backoff, so a restarted worker is found again within seconds.
 //
 // Thread safety: one caller at a time (the group's engine loop), as the
@@ -18,6 +25,8 @@
 #ifndef LLM_SCHEDULER_GRPC_WORKER_CHANNEL_H_
 #define LLM_SCHEDULER_GRPC_WORKER_CHANNEL_H_
 
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,6 +64,8 @@ class GrpcWorkerChannel final : public WorkerChannel {
 
   absl::StatusOr<WorkerDescription> Describe() override;
   absl::StatusOr<StepResult> Execute(const StepPlan& plan) override;
+  absl::Status Submit(const StepPlan& plan) override;
+  absl::StatusOr<StepResult> Await() override;
   // Ends the current session (if any) and opens a new one once the worker
   // accepts a connection, waiting at most `timeout`.
   absl::Status Reconnect(absl::Duration timeout) override;
@@ -67,6 +78,10 @@ class GrpcWorkerChannel final : public WorkerChannel {
   GrpcWorkerChannel(std::string address, std::shared_ptr<grpc::Channel> channel,
                     absl::Duration step_timeout);
   absl::Status Broken(const std::string& what);
+  // Arms the watchdog for the oldest outstanding step (now + step timeout),
+  // or disarms it when none is outstanding. Returns whether it had fired.
+  bool Rearm();
+  std::string TimeoutMessage() const;
   void CloseSession();
   void Watchdog();
 
@@ -78,12 +93,14 @@ class GrpcWorkerChannel final : public WorkerChannel {
   std::unique_ptr<grpc::ClientReaderWriter<worker::v1::StepPlan, worker::v1::StepResult>>
       stream_;
   absl::Status broken_;  // not OK while there is no usable session
+  // Step ids submitted on this session whose results are not read yet.
+  std::deque<uint64_t> outstanding_;
   // Reused between steps to avoid reallocating repeated fields.
   worker::v1::StepPlan plan_proto_;
   worker::v1::StepResult result_proto_;
 
-  // The step watchdog: while a step is armed, cancels the stream's context
-  // once the deadline passes (checked every step_timeout / 4, at most
+  // The step watchdog: while armed (a step is outstanding), cancels the
+  // stream's context once the deadline passes (checked every step_timeout / 4, at most
   // 500 ms).
   absl::Mutex watch_mu_;
   absl::CondVar watch_cv_;

@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
                  "loaded) or least-loaded")
       ->check(CLI::IsMember({"prefix", "least-loaded"}))
       ->capture_default_str()->envname("LLM_SCHEDULER_ROUTING");
+  app.add_option("--async-scheduling", o.async_scheduling,
+                 "Plan and send each step while the worker runs the previous one "
+                 "(hides the gRPC round trip): auto (on unless --draft), true or false")
+      ->check(CLI::IsMember({"auto", "true", "false"}))
+      ->capture_default_str()->envname("LLM_SCHEDULER_ASYNC_SCHEDULING");
   app.add_option("--connect-timeout", connect_timeout_s,
                  "Seconds the first connection attempt waits for each worker; "
                  "an unreachable worker is then retried in the background "
@@ -146,6 +151,7 @@ int main(int argc, char** argv) {
       {"max_queue", o.max_queue},
       {"draft", llm::DraftSourceName(o.speculative.source)},
       {"num_speculative_tokens", o.speculative.num_speculative_tokens},
+      {"async_scheduling", o.async_scheduling_enabled()},
       {"kv_blocks", info.num_kv_blocks()},
       {"context_length", info.context_length()},
       {"chat", info.supports_chat()},

@@ -92,8 +92,18 @@ struct Sequence {
   FinishReason finish_reason = FinishReason::kNone;
   UpdateCallback on_update;
 
+  // Async scheduling (EngineOptions::async_scheduling): this sequence's
+  // chunks in steps submitted but not yet applied, and how many of those
+  // sample. A sampled token in flight is known to the worker (it appends
+  // its own samples) but not yet to `tokens`: it counts as known, so the
+  // next plan can already compute it. Both 0 between synchronous steps.
+  int inflight_chunks = 0;
+  int inflight_samples = 0;
+
   int num_output() const { return static_cast<int>(tokens.size()) - num_prompt; }
-  int num_pending() const { return static_cast<int>(tokens.size()) - num_computed; }
+  // Tokens known to the worker once the steps in flight have run.
+  int num_known() const { return static_cast<int>(tokens.size()) + inflight_samples; }
+  int num_pending() const { return num_known() - num_computed; }
 };
 
 }  // namespace llm

@@ -81,7 +81,23 @@ absl::Status SchedulerOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--routing must be prefix or least-loaded, got '", routing, "'"));
   }
+  if (async_scheduling != "auto" && async_scheduling != "true" &&
+      async_scheduling != "false") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--async-scheduling must be auto, true or false, got '", async_scheduling, "'"));
+  }
+  if (async_scheduling == "true" && speculative.source != DraftSource::kNone) {
+    return absl::InvalidArgumentError(
+        "--async-scheduling=true cannot be combined with --draft (a speculative step "
+        "returns a variable number of tokens, so the next step cannot be planned before "
+        "it returns); use --async-scheduling=auto or false");
+  }
   return absl::OkStatus();
+}
+
+bool SchedulerOptions::async_scheduling_enabled() const {
+  if (async_scheduling == "auto") return speculative.source == DraftSource::kNone;
+  return async_scheduling == "true";
 }
 
 absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
@@ -112,6 +128,7 @@ absl::StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   engine_options.max_batched_tokens = options.max_batched_tokens;
   engine_options.eog_token_ids = (*tokenizer)->end_of_generation_ids();
   engine_options.speculative = options.speculative;
+  engine_options.async_scheduling = options.async_scheduling_enabled();
 
   InferenceOptions io;
   io.max_queue = options.max_queue;

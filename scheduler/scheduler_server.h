@@ -58,8 +58,17 @@ struct SchedulerOptions {
   // overrides. DraftSource::kDraftModel needs workers with a draft model
   // (a start-up error otherwise).
   SpeculativeOptions speculative;
+  // Async scheduling (EngineOptions::async_scheduling): plan and send each
+  // step while the worker still runs the previous one, so the gRPC round
+  // trip and the scheduler's bookkeeping leave the step's critical path.
+  // "auto": on unless speculative decoding is configured (a verification
+  // step must return before the next can be planned); "true": on (an error
+  // with speculation); "false": off.
+  std::string async_scheduling = "auto";
 
   absl::Status Validate() const;
+  // Whether the engines run with async scheduling. REQUIRES: Validate() ok.
+  bool async_scheduling_enabled() const;
 };
 
 class SchedulerServer {

@@ -64,14 +64,31 @@ absl::Status WorkerGroupChannel::Reconnect(absl::Duration timeout) {
 
 absl::StatusOr<StepResult> WorkerGroupChannel::Execute(const StepPlan& plan) {
   if (ranks_.size() == 1) return ranks_[0]->Execute(plan);
-  // Ranks 1.. run on their own threads while this one drives rank 0: a
-  // rank blocks in its all-reduce until every rank has the plan.
+  return OnAllRanks([&plan](WorkerChannel& rank) { return rank.Execute(plan); });
+}
+
+absl::Status WorkerGroupChannel::Submit(const StepPlan& plan) {
+  // A rank that fails leaves the group inconsistent: the caller fails the
+  // step, and Unavailable makes it reconnect every rank.
+  for (std::unique_ptr<WorkerChannel>& rank : ranks_) {
+    if (absl::Status s = rank->Submit(plan); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> WorkerGroupChannel::Await() {
+  if (ranks_.size() == 1) return ranks_[0]->Await();
+  return OnAllRanks([](WorkerChannel& rank) { return rank.Await(); });
+}
+
+absl::StatusOr<StepResult> WorkerGroupChannel::OnAllRanks(
+    const std::function<absl::StatusOr<StepResult>(WorkerChannel&)>& call) {
   std::vector<std::future<absl::StatusOr<StepResult>>> others;
   for (size_t r = 1; r < ranks_.size(); ++r) {
     others.push_back(std::async(std::launch::async,
-                                [this, r, &plan] { return ranks_[r]->Execute(plan); }));
+                                [this, r, &call] { return call(*ranks_[r]); }));
   }
-  absl::StatusOr<StepResult> result = ranks_[0]->Execute(plan);
+  absl::StatusOr<StepResult> result = call(*ranks_[0]);
   absl::Status failure = result.status();
   for (size_t r = 1; r < ranks_.size(); ++r) {
     absl::StatusOr<StepResult> other = others[r - 1].get();
@@ -80,7 +97,7 @@ absl::StatusOr<StepResult> WorkerGroupChannel::Execute(const StepPlan& plan) {
       failure = other.status();
     } else if (!SameTokens(*result, *other)) {
       failure = absl::InternalError(absl::StrFormat(
-          "rank %d sampled other tokens than rank 0 in step %d", r, plan.step_id));
+          "rank %d sampled other tokens than rank 0 in step %d", r, result->step_id));
     }
   }
   if (!failure.ok()) return failure;

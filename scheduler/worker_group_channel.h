@@ -7,12 +7,15 @@
 // ranks must have sampled the same tokens (they sample from the same
 // all-reduced logits with the same seeds) or the step is Internal. Describe
 // requires the ranks to agree on block size, context and vocabulary, and
-// reports the smallest pool.
+// reports the smallest pool. Submit hands the plan to every rank; Await
+// collects every rank's result of the oldest plan (concurrently, as Execute
+// does: in-process ranks run their step inside Await).
 //
 // Thread safety: one caller at a time, as WorkerChannel says.
 #ifndef LLM_SCHEDULER_WORKER_GROUP_CHANNEL_H_
 #define LLM_SCHEDULER_WORKER_GROUP_CHANNEL_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -27,6 +30,8 @@ class WorkerGroupChannel final : public WorkerChannel {
 
   absl::StatusOr<WorkerDescription> Describe() override;
   absl::StatusOr<StepResult> Execute(const StepPlan& plan) override;
+  absl::Status Submit(const StepPlan& plan) override;
+  absl::StatusOr<StepResult> Await() override;
   // Every rank gets a fresh session (a TP group only works whole); the
   // first rank that cannot be reached is the answer.
   absl::Status Reconnect(absl::Duration timeout) override;
@@ -34,6 +39,12 @@ class WorkerGroupChannel final : public WorkerChannel {
   int num_ranks() const { return static_cast<int>(ranks_.size()); }
 
  private:
+  // Runs `call` on every rank, ranks 1.. on their own threads (a rank
+  // blocks in its all-reduce until every rank has the plan); rank 0's
+  // result, unless some rank failed or sampled other tokens.
+  absl::StatusOr<StepResult> OnAllRanks(
+      const std::function<absl::StatusOr<StepResult>(WorkerChannel&)>& call);
+
   std::vector<std::unique_ptr<WorkerChannel>> ranks_;
 };
 

@@ -162,7 +162,7 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   if (plan.chunks.empty()) return result;
 
   // Block tables first: the draft model writes into them too.
-  std::vector<size_t> need_draft;
+  std::vector<size_t> need_draft, catch_up;
   std::vector<std::vector<int32_t>> drafts(plan.chunks.size());
   draft_q_.resize(std::max(draft_q_.size(), plan.chunks.size()));
   for (std::vector<float>& q : draft_q_) q.clear();
@@ -173,10 +173,15 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
     s.block_table.insert(s.block_table.end(), c.new_blocks.begin(),
                          c.new_blocks.end());
     if (c.num_speculative_tokens > 0 && c.draft_tokens.empty()) {
-      need_draft.push_back(i);
+      need_draft.push_back(i);  // its first round catches the draft up
     } else {
       drafts[i] = c.draft_tokens;
+      // A self-draft shares the target's KV: nothing to catch up.
+      if (c.draft_catch_up && draft_ != nullptr && draft_layers_ == 0) catch_up.push_back(i);
     }
+  }
+  if (!catch_up.empty()) {
+    if (absl::Status s = CatchUpDraft(plan, catch_up); !s.ok()) return s;
   }
   if (!need_draft.empty()) {
     if (absl::Status s = ProposeWithDraftModel(plan, need_draft, drafts); !s.ok()) {

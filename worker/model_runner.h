@@ -90,6 +90,10 @@ class ModelRunner {
 
   absl::Status Validate(const StepPlan& plan) const;
   absl::Status ValidateSpeculation(const ScheduledChunk& c) const;
+  // The separate draft model computes the KV of the chunks in `which` (and
+  // whatever it lacks before them): ScheduledChunk::draft_catch_up. Block
+  // tables already extended; num_computed not yet advanced.
+  absl::Status CatchUpDraft(const StepPlan& plan, const std::vector<size_t>& which);
   // Greedy draft-model proposals for the chunks in `which` (indices into
   // plan.chunks), written to drafts[index]. Block tables already extended.
   // Sampled requests also get their q rows in draft_q_[index].

@@ -60,6 +60,38 @@ absl::Status ModelRunner::ValidateSpeculation(const ScheduledChunk& c) const {
   return absl::OkStatus();
 }
 
+absl::Status ModelRunner::CatchUpDraft(const StepPlan& plan,
+                                       const std::vector<size_t>& which) {
+  const int bs = block_size();
+  ForwardBatch& batch = draft_batch_;
+  batch.tokens.clear();
+  batch.positions.clear();
+  batch.slots.clear();
+  batch.seqs.clear();
+  batch.logit_rows.clear();  // KV only: no LM head
+  for (size_t i : which) {
+    const ScheduledChunk& c = plan.chunks[i];
+    Sequence& s = seqs_.at(c.seq_id);
+    const int32_t from = s.draft_computed;
+    const int32_t to = s.num_computed + c.num_tokens;  // exclusive
+    if (from >= to) continue;
+    BatchSequence bseq;
+    bseq.query_start = batch.num_tokens();
+    bseq.num_queries = to - from;
+    bseq.context_len = to;
+    bseq.block_table = s.block_table;
+    for (int32_t pos = from; pos < to; ++pos) {
+      batch.tokens.push_back(s.tokens[pos]);
+      batch.positions.push_back(pos);
+      batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
+    }
+    batch.seqs.push_back(bseq);
+    s.draft_computed = to;
+  }
+  if (batch.num_tokens() == 0) return absl::OkStatus();
+  return draft_->Forward(batch, /*logits=*/nullptr);
+}
+
 absl::Status ModelRunner::ProposeWithDraftModel(
     const StepPlan& plan, const std::vector<size_t>& which,
     std::vector<std::vector<int32_t>>& drafts) {

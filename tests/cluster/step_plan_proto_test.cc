@@ -45,6 +45,7 @@ StepPlan FullPlan() {
   c.sample = true;
   c.num_speculative_tokens = 2;
   c.draft_tokens = {30, 31};
+  c.draft_catch_up = true;
   p.chunks.push_back(c);
   return p;
 }
@@ -100,6 +101,7 @@ TEST(StepPlanProtoTest, PlanRoundTripKeepsEveryField) {
   EXPECT_TRUE(out.chunks[0].sample);
   EXPECT_EQ(out.chunks[0].num_speculative_tokens, 2);
   EXPECT_EQ(out.chunks[0].draft_tokens, in.chunks[0].draft_tokens);
+  EXPECT_TRUE(out.chunks[0].draft_catch_up);
 }
 
 TEST(StepPlanProtoTest, ResultRoundTripKeepsTokensLogprobsAndSpeculation) {

@@ -368,6 +368,64 @@ TEST(SpeculativeTest, SampledTokensFollowTheTargetDistribution) {
   }
 }
 
+// ScheduledChunk::draft_catch_up: the draft computes the prompt during
+// prefill. With the model as its own draft every proposal must still be
+// accepted afterwards, which fails if the catch-up wrote the wrong KV (the
+// first verification would then run the draft on garbage).
+TEST(SpeculativeTest, DraftCatchUpDuringPrefillKeepsTheDraftExact) {
+  if (!Exists(RealModel())) GTEST_SKIP() << "no " << RealModel();
+  auto worker = Worker(RealModel(), RealModel());
+  ASSERT_NE(worker, nullptr);
+  const int bs = worker->kv_shape().block_size;
+  const std::vector<int32_t> prompt = Prompts(worker->config().n_vocab)[5];
+  const int n = static_cast<int>(prompt.size());
+  ASSERT_GE(n, 4);
+  for (bool catch_up : {true, false}) {
+    SCOPED_TRACE(catch_up ? "catch-up during prefill" : "lazy catch-up");
+    const SeqId id = catch_up ? 1 : 2;
+    std::vector<int32_t> table;
+    for (int b = 0; b * bs < n + 8; ++b) table.push_back(b);
+    StepPlan first;
+    first.step_id = 1;
+    SequenceSpec spec;
+    spec.seq_id = id;
+    spec.prompt_tokens = prompt;
+    spec.block_table = table;
+    first.new_sequences.push_back(spec);
+    // The prompt in two chunks; the second samples the first token.
+    ScheduledChunk a;
+    a.seq_id = id;
+    a.num_tokens = n / 2;
+    a.draft_catch_up = catch_up;
+    first.chunks.push_back(a);
+    ASSERT_TRUE(worker->Execute(first).ok());
+    StepPlan second;
+    second.step_id = 2;
+    ScheduledChunk b = a;
+    b.num_tokens = n - n / 2;
+    b.sample = true;
+    second.chunks.push_back(b);
+    ASSERT_TRUE(worker->Execute(second).ok());
+    StepPlan verify;
+    verify.step_id = 3;
+    ScheduledChunk c;
+    c.seq_id = id;
+    c.num_tokens = 1;
+    c.sample = true;
+    c.num_speculative_tokens = 3;
+    verify.chunks.push_back(c);
+    absl::StatusOr<StepResult> r = worker->Execute(verify);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->results.size(), 1u);
+    EXPECT_EQ(r->results[0].num_proposed, 3);
+    EXPECT_EQ(r->results[0].num_accepted, 3);
+    StepPlan done;
+    done.step_id = 4;
+    done.finished = {id};
+    ASSERT_TRUE(worker->Execute(done).ok());
+  }
+}
+
 TEST(SpeculativeTest, WorkerRejectsMalformedSpeculativeChunks) {
   const std::string path = MakeModel(
       "tiny_plain.gguf",
