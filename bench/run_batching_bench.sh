@@ -22,7 +22,12 @@
 #   tokens, so neither policy preempts], PORT [53051], METRICS_PORT [19190],
 #   OUT [docs/perf/batching.md], AUTOGROUP_NICE [unset], SCHEDULER_ARGS [unset]:
 #   extra llm-scheduler flags for every cluster run, split on spaces (e.g.
-#   "--async-scheduling=false"); recorded in the report.
+#   "--async-scheduling=false"); recorded in the report. HOP_THREADS [1]:
+#   worker threads in the hop rounds (both paths). One, so that the
+#   scheduler and the client have a core of their own as they do in a
+#   deployment (their own pods): on 2 cores a 2-thread worker shares its
+#   cores with them and the hop's cost becomes a CPU-sharing cost (see
+#   docs/perf/batching-analysis.md).
 # On a machine shared with other sessions (each its own scheduler autogroup,
 # where plain `nice` does not reach), AUTOGROUP_NICE=-19 gives this run's
 # session CPU priority over them (root only; recorded in the report): the
@@ -38,6 +43,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 BIN="$BUILD_DIR/bin"
 MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 THREADS=${THREADS:-2}
+HOP_THREADS=${HOP_THREADS:-1}
 NUM_REQUESTS=${NUM_REQUESTS:-200}
 INPUT_LEN=${INPUT_LEN:-32:512}
 OUTPUT_LEN=${OUTPUT_LEN:-16:256}
@@ -81,15 +87,15 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 
-# start_cluster BATCHING: a detached local cluster on $PORT.
+# start_cluster BATCHING THREADS NAME: a detached local cluster on $PORT.
 start_cluster() {
-  LLM_BIN_DIR="$BIN" LLM_MODEL="$MODEL" LOG_DIR="$WORK/cluster-$1" \
+  LLM_BIN_DIR="$BIN" LLM_MODEL="$MODEL" LOG_DIR="$WORK/cluster-$3" \
     deploy/local/start-cluster.sh --detach --port "$PORT" --metrics-port "$METRICS_PORT" \
-    --threads "$THREADS" --kv-cache-bytes "$KV_CACHE_BYTES" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
+    --threads "$2" --kv-cache-bytes "$KV_CACHE_BYTES" -- --batching "$1" --max-num-seqs "$MAX_NUM_SEQS" \
     --max-batched-tokens "$MAX_BATCHED_TOKENS" --max-queue 4096 ${scheduler_extra[@]+"${scheduler_extra[@]}"} \
-    >"$WORK/start-$1.log" 2>&1 ||
-    { cat "$WORK/start-$1.log"; die "cluster ($1) did not start"; }
-  cluster_pids=$(cat "$WORK/cluster-$1/pids")
+    >"$WORK/start-$3.log" 2>&1 ||
+    { cat "$WORK/start-$3.log"; die "cluster ($3) did not start"; }
+  cluster_pids=$(cat "$WORK/cluster-$3/pids")
 }
 
 BENCH_ARGS=(--num-requests "$NUM_REQUESTS" --concurrency "$CONCURRENCY"
@@ -99,29 +105,30 @@ HOP_ARGS=(--num-requests "$HOP_REQUESTS" --concurrency 1 --input-len "$HOP_INPUT
 
 for mode in continuous static; do
   echo "run_batching_bench: $mode batching, $NUM_REQUESTS requests..." >&2
-  start_cluster "$mode"
+  start_cluster "$mode" "$THREADS" "$mode"
   "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${BENCH_ARGS[@]}" >"$WORK/$mode.json"
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^llm_preemptions_total/ {print $2}' >"$WORK/$mode.preemptions" || true
-  if [ "$mode" = continuous ]; then
-    # The (idle) cluster stays up while the in-process rounds run. Each
-    # round has its own seed, hence its own prompts: the cluster's prefix
-    # cache must not serve a round the prompts of an earlier one.
-    for ((r = 1; r <= HOP_ROUNDS; r++)); do
-      echo "run_batching_bench: gRPC hop, round $r of $HOP_ROUNDS..." >&2
-      "$BIN/llm-bench" --in-process --model "$MODEL" --threads "$THREADS" \
-        --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
-        --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
-        >"$WORK/hop-inprocess-$r.json"
-      "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
-        >"$WORK/hop-grpc-$r.json"
-    done
-  fi
   stop_cluster
 done
 
+# The hop: the (idle) cluster stays up while the in-process rounds run.
+# Each round has its own seed, hence its own prompts: the cluster's prefix
+# cache must not serve a round the prompts of an earlier one.
+start_cluster continuous "$HOP_THREADS" hop
+for ((r = 1; r <= HOP_ROUNDS; r++)); do
+  echo "run_batching_bench: gRPC hop, round $r of $HOP_ROUNDS..." >&2
+  "$BIN/llm-bench" --in-process --model "$MODEL" --threads "$HOP_THREADS" \
+    --max-num-seqs "$MAX_NUM_SEQS" --max-batched-tokens "$MAX_BATCHED_TOKENS" \
+    --kv-cache-bytes "$KV_CACHE_BYTES" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
+    >"$WORK/hop-inprocess-$r.json"
+  "$BIN/llm-bench" --server "127.0.0.1:$PORT" "${HOP_ARGS[@]}" --seed "$((SEED + 100 + r))" \
+    >"$WORK/hop-grpc-$r.json"
+done
+stop_cluster
+
 # As the scheduler resolved it (its start-up line), e.g. "auto" -> true.
-async_mode=$(grep -o '"async_scheduling":[a-z]*' "$WORK/cluster-continuous/scheduler.log" 2>/dev/null |
+async_mode=$(grep -o '"async_scheduling":[a-z]*' "$WORK/cluster-hop/scheduler.log" 2>/dev/null |
   head -1 | cut -d: -f2)
 async_mode=${async_mode:-unknown}
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
@@ -171,7 +178,8 @@ edit by hand (rerun the script).
   this file with each other, not with other files); this run's scheduler
   autogroup: $priority
 - date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $commit; build: Release (-O3)
-- model: \`$MODEL\`; one llm-worker (\`--threads $THREADS\`) and llm-scheduler
+- model: \`$MODEL\`; one llm-worker (\`--threads $THREADS\`; \`--threads $HOP_THREADS\` for the
+  hop) and llm-scheduler
   on loopback, \`--max-num-seqs $MAX_NUM_SEQS --max-batched-tokens $MAX_BATCHED_TOKENS\`,
   worker \`--kv-cache-bytes $KV_CACHE_BYTES\`; extra scheduler flags
   (SCHEDULER_ARGS): \`${SCHEDULER_ARGS:-none}\`; async scheduling: $async_mode
@@ -219,8 +227,16 @@ round (by output tokens/s), then every round. Round r uses seed
 $SEED + 100 + r for both paths (same prompts within a round, new prompts
 for each round, so no prefix-cache hits).
 
+The worker (and the in-process run) use $HOP_THREADS thread(s) here, so
+that llm-scheduler and llm-bench have a core of their own, as a
+scheduler pod and a client have in a deployment: with every core taken
+by the worker's threads, the scheduler's CPU time preempts a compute
+thread mid-step and the measurement becomes one of CPU sharing on this
+machine rather than of the hop (batching-analysis.md has both).
+
 \`\`\`sh
-llm-bench --in-process --model $MODEL --threads $THREADS --num-requests $HOP_REQUESTS \\\\
+deploy/local/start-cluster.sh --threads $HOP_THREADS
+llm-bench --in-process --model $MODEL --threads $HOP_THREADS --num-requests $HOP_REQUESTS \\\\
   --concurrency 1 --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed SEED_R --json
 llm-bench --server 127.0.0.1:50051 --num-requests $HOP_REQUESTS --concurrency 1 \\\\
   --input-len $HOP_INPUT_LEN --output-len $HOP_OUTPUT_LEN --seed SEED_R --json
