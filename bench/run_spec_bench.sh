@@ -4,8 +4,9 @@
 # baseline back to back with the speculative pass, so a change in the
 # machine's speed hits both): docs/perf/speculative-results.md.
 #
-#  - draft model: the F32 rewrite of SmolLM2 as the target, the Q4_1 file as
-#    its draft (chat prompts, open generation), K in KS;
+#  - draft model: the F32 rewrite of SmolLM2 (every tensor F32, embedding
+#    and LM head included) as the target, the Q4_1 file as its draft (chat
+#    prompts, open generation), K in KS;
 #  - n-gram prompt lookup: the Q4_1 model on input-grounded prompts
 #    (repeat / rewrite / extract / summarise a given text), K = 5, fixed and
 #    adaptive.
@@ -27,14 +28,14 @@ MAX_TOKENS=${MAX_TOKENS:-64}
 PROMPTS=${PROMPTS:-4}
 OUT=${OUT:-docs/perf/speculative-results.md}
 Q4=models/SmolLM2-135M-Instruct.Q4_1.gguf
-F32=models/smollm2-f32.gguf
+F32=models/SmolLM2-135M-Instruct.F32.gguf
 RAW=$(mktemp /tmp/llm-spec-bench-XXXXXX.jsonl)
 
 for b in llm-spec-bench llm-make-model; do
   [ -x "$BIN/$b" ] || { echo "run_spec_bench: $BIN/$b not built" >&2; exit 1; }
 done
 [ -f "$Q4" ] || { echo "run_spec_bench: $Q4 missing (scripts/fetch-model.sh)" >&2; exit 1; }
-[ -f "$F32" ] || "$BIN/llm-make-model" --from "$Q4" --type f32 --out "$F32"
+[ -f "$F32" ] || "$BIN/llm-make-model" --from "$Q4" --type f32 --embedding-type f32 --out "$F32"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # run LABEL ARGS...: one llm-spec-bench invocation, its JSON lines tagged.
