@@ -59,6 +59,14 @@ struct ForwardBatch {
   std::vector<BatchSequence> seqs;  // query rows grouped per sequence
   std::vector<int32_t> logit_rows;  // rows whose logits are wanted, ascending
   int num_tokens() const { return static_cast<int>(tokens.size()); }
+  // Empty, keeping the capacity (batches are rebuilt every step).
+  void Clear() {
+    tokens.clear();
+    positions.clear();
+    slots.clear();
+    seqs.clear();
+    logit_rows.clear();
+  }
 };
 
 // How one logit row is sampled on the device (Backend::SampleRows); the

@@ -193,11 +193,7 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   // consecutive rows.
   const int bs = block_size();
   ForwardBatch& batch = batch_;
-  batch.tokens.clear();
-  batch.positions.clear();
-  batch.slots.clear();
-  batch.seqs.clear();
-  batch.logit_rows.clear();
+  batch.Clear();
   for (size_t ci = 0; ci < plan.chunks.size(); ++ci) {
     const ScheduledChunk& c = plan.chunks[ci];
     Sequence& s = seqs_.at(c.seq_id);

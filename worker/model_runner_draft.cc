@@ -64,11 +64,7 @@ absl::Status ModelRunner::CatchUpDraft(const StepPlan& plan,
                                        const std::vector<size_t>& which) {
   const int bs = block_size();
   ForwardBatch& batch = draft_batch_;
-  batch.tokens.clear();
-  batch.positions.clear();
-  batch.slots.clear();
-  batch.seqs.clear();
-  batch.logit_rows.clear();  // KV only: no LM head
+  batch.Clear();  // and no logit rows: KV only, no LM head
   for (size_t i : which) {
     const ScheduledChunk& c = plan.chunks[i];
     Sequence& s = seqs_.at(c.seq_id);
@@ -103,11 +99,7 @@ absl::Status ModelRunner::ProposeWithDraftModel(
   // Round 0 feeds everything the draft lacks up to the last known token;
   // round j feeds draft j - 1 (position known + j - 1) and reads draft j.
   for (int round = 0; round < max_k; ++round) {
-    batch.tokens.clear();
-    batch.positions.clear();
-    batch.slots.clear();
-    batch.seqs.clear();
-    batch.logit_rows.clear();
+    batch.Clear();
     std::vector<size_t> members;
     for (size_t i : which) {
       const ScheduledChunk& c = plan.chunks[i];
