@@ -70,6 +70,8 @@ for line in open(raw):
     rows.setdefault(key, []).append(d)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+if subprocess.run(["git", "diff", "--quiet"]).returncode != 0:
+    commit += " (with uncommitted changes)"
 med = lambda xs: statistics.median(xs)
 lines = [
     "# Speculative decoding: results (generated)",
