@@ -134,7 +134,10 @@ if ((detach)); then
 fi
 
 if [ -n "$prompt" ]; then
-  "$BIN/llmctl" --server "$server" generate --chat --max-tokens 256 --prompt "$prompt" || true
+  # SmolLM2's model card samples chat at temperature 0.2, top-p 0.9; the
+  # API's default (temperature 1) makes a 135M Q4_1 model ramble.
+  "$BIN/llmctl" --server "$server" generate --chat --max-tokens 256 --temperature 0.2 --top-p 0.9 \
+    --prompt "$prompt" || true
 fi
 echo "Press Ctrl-C to stop."
 # Stay in the foreground until a signal, or until any process dies.
