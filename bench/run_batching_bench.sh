@@ -127,10 +127,15 @@ for ((r = 1; r <= HOP_ROUNDS; r++)); do
 done
 stop_cluster
 
-# As the scheduler resolved it (its start-up line), e.g. "auto" -> true.
-async_mode=$(grep -o '"async_scheduling":[a-z]*' "$WORK/cluster-hop/scheduler.log" 2>/dev/null |
-  head -1 | cut -d: -f2)
-async_mode=${async_mode:-unknown}
+# As the scheduler resolved it (its start-up line), e.g. "auto" -> true;
+# start-cluster.sh turns it off where the worker's threads take every core.
+resolved_async() {
+  local mode
+  mode=$(grep -o '"async_scheduling":[a-z]*' "$WORK/cluster-$1/scheduler.log" 2>/dev/null |
+    head -1 | cut -d: -f2)
+  echo "${mode:-unknown}"
+}
+async_mode="batching runs $(resolved_async continuous), hop runs $(resolved_async hop)"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 cores=$(nproc)
 mem=$(free -g | awk '/^Mem:/ {print $2 " GiB"}')

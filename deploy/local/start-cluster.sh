@@ -110,6 +110,19 @@ done
 
 server="127.0.0.1:$port"
 workers_flag=$(IFS=,; echo "${worker_addrs[*]}")
+# Async scheduling overlaps the scheduler's work with the worker's step; on
+# one host whose cores the workers' threads already take, that work preempts
+# a compute thread mid-step and costs more than it hides
+# (docs/perf/batching-analysis.md, "Async scheduling"). So unless the
+# caller chose, it is off when the workers' threads cover every core.
+if [[ " ${scheduler_args[*]-} " != *" --async-scheduling"* ]]; then
+  cores=$(nproc)
+  per_worker=$threads
+  ((per_worker > 0)) || per_worker=$cores
+  if ((workers * per_worker >= cores)); then
+    scheduler_args+=(--async-scheduling=false)
+  fi
+fi
 "$BIN/llm-scheduler" --model "$MODEL" --listen "$server" \
   --metrics-listen "127.0.0.1:$metrics_port" --workers "$workers_flag" \
   "${scheduler_args[@]}" >"$LOG_DIR/scheduler.log" 2>&1 &
