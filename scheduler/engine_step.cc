@@ -132,8 +132,12 @@ absl::Status Engine::FailAll(const absl::Status& status) {
     channel_.Await().IgnoreError();
     in_flight_.pop_front();
   }
-  // The worker's state is unknown now: fail everything in flight so that
-  // no request hangs and every block returns to the pool.
+  // Fail everything in flight so that no request hangs and every block
+  // returns to the pool. Unavailable: the session (and the worker's state)
+  // is gone. Anything else (a plan the worker rejected): the session lives
+  // on, so the next plan tells the worker to drop these sequences, which it
+  // would otherwise keep until the session ends.
+  const bool session_lost = absl::IsUnavailable(status);
   std::vector<SeqId> all;
   for (auto& [id, s] : seqs_) all.push_back(id);
   for (SeqId id : all) {
@@ -145,7 +149,7 @@ absl::Status Engine::FailAll(const absl::Status& status) {
     update.sample_index = s->sample_index;
     update.finish_reason = FinishReason::kError;
     if (s->on_update) s->on_update(update);
-    s->known_to_worker = false;
+    if (session_lost) s->known_to_worker = false;
     for (Sequence* child : s->fork_children) {
       if (child->on_update) {
         SequenceUpdate u = update;
@@ -155,7 +159,7 @@ absl::Status Engine::FailAll(const absl::Status& status) {
     }
     Finish(*s, FinishReason::kError);
   }
-  finished_for_worker_.clear();
+  if (session_lost) finished_for_worker_.clear();
   return status;
 }
 

@@ -488,6 +488,36 @@ TEST(AsyncSchedulingTest, WorkerFailureWithAStepInFlightFailsEverythingOnce) {
   ExpectClean(*e, ch);
 }
 
+// A plan the worker rejects (the session stays up) fails the requests in
+// flight, and the next plan tells the worker to drop their state, which it
+// would otherwise keep until the session ended.
+TEST(AsyncSchedulingTest, RejectedPlanFailsRequestsAndTheWorkerDropsTheirState) {
+  for (bool async : {false, true}) {
+    SCOPED_TRACE(async ? "async" : "synchronous");
+    FakeWorkerChannel ch(64, 16);
+    auto e = MakeEngine(ch, {}, async);
+    Outcome o;
+    ASSERT_TRUE(e->Add(Request("a", 8, 20), Collect(o)).ok());
+    ASSERT_TRUE(e->Add(Request("b", 40, 20), Collect(o)).ok());
+    ASSERT_TRUE(e->Step().ok());
+    ASSERT_TRUE(e->Step().ok());
+    ASSERT_GT(ch.num_live_sequences(), 0);
+    ch.fail_next = true;
+    ch.fail_code = absl::StatusCode::kInvalidArgument;
+    absl::Status failed = absl::OkStatus();
+    for (int i = 0; i < 3 && failed.ok(); ++i) failed = e->Step();
+    EXPECT_EQ(failed.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(o.finish[Key("a", 0)], FinishReason::kError);
+    EXPECT_EQ(o.finish[Key("b", 0)], FinishReason::kError);
+    EXPECT_EQ(e->blocks().num_used(), 0);
+    // Same session: the next request's plans carry the failed ids first.
+    ASSERT_TRUE(e->Add(Request("after", 8, 5, 2), Collect(o)).ok());
+    RunToCompletion(*e);
+    EXPECT_EQ(o.tokens[Key("after", 0)].size(), 5u);
+    ExpectClean(*e, ch);
+  }
+}
+
 TEST(AsyncSchedulingTest, TensorParallelGroupMatchesSynchronousAndChecksEveryRank) {
   // Two fake ranks behind a WorkerGroupChannel: Submit hands each plan to
   // both, Await collects both results of the oldest.

@@ -40,7 +40,7 @@ class FakeWorkerChannel : public WorkerChannel {
     plans.push_back(plan);
     if (fail_next) {
       fail_next = false;
-      return absl::UnavailableError("fake worker gone");
+      return absl::Status(fail_code, "fake worker failure");
     }
     for (SeqId id : plan.finished) seqs_.erase(id);
     for (const SequenceSpec& s : plan.new_sequences) {
@@ -143,6 +143,9 @@ class FakeWorkerChannel : public WorkerChannel {
   size_t copies = 0;
   std::function<int32_t(SeqId, int)> next_token;
   bool fail_next = false;
+  // What the failing step returns: kUnavailable (worker gone) or e.g.
+  // kInvalidArgument (plan rejected, session alive).
+  absl::StatusCode fail_code = absl::StatusCode::kUnavailable;
   // What Describe reports (draft-model speculation needs it).
   bool has_draft_model = true;
 
