@@ -129,6 +129,23 @@ absl::Status ModelRunner::Validate(const StepPlan& plan) const {
   return absl::OkStatus();
 }
 
+void ModelRunner::AppendRows(ForwardBatch& batch, const Sequence& s, int32_t from, int32_t to,
+                             absl::Span<const int32_t> after_known) const {
+  const int bs = block_size();
+  const int32_t known = static_cast<int32_t>(s.tokens.size());
+  BatchSequence bseq;
+  bseq.query_start = batch.num_tokens();
+  bseq.num_queries = to - from;
+  bseq.context_len = to;
+  bseq.block_table = s.block_table;
+  for (int32_t pos = from; pos < to; ++pos) {
+    batch.tokens.push_back(pos < known ? s.tokens[pos] : after_known[pos - known]);
+    batch.positions.push_back(pos);
+    batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
+  }
+  batch.seqs.push_back(std::move(bseq));
+}
+
 absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
   if (absl::Status s = Validate(plan); !s.ok()) return s;
 
@@ -191,26 +208,15 @@ absl::StatusOr<StepResult> ModelRunner::Execute(const StepPlan& plan) {
 
   // Build the ragged batch: each chunk's tokens (then its drafts) are
   // consecutive rows.
-  const int bs = block_size();
   ForwardBatch& batch = batch_;
   batch.Clear();
   for (size_t ci = 0; ci < plan.chunks.size(); ++ci) {
     const ScheduledChunk& c = plan.chunks[ci];
-    Sequence& s = seqs_.at(c.seq_id);
+    const Sequence& s = seqs_.at(c.seq_id);
     const std::vector<int32_t>& d = drafts[ci];
     const int k = static_cast<int>(d.size());
-    BatchSequence bseq;
-    bseq.query_start = batch.num_tokens();
-    bseq.num_queries = c.num_tokens + k;
-    bseq.context_len = s.num_computed + c.num_tokens + k;
-    bseq.block_table = s.block_table;
-    for (int i = 0; i < c.num_tokens + k; ++i) {
-      const int32_t pos = s.num_computed + i;
-      batch.tokens.push_back(i < c.num_tokens ? s.tokens[pos] : d[i - c.num_tokens]);
-      batch.positions.push_back(pos);
-      batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
-    }
-    batch.seqs.push_back(bseq);
+    // Drafts come only after a chunk that ends at the last known token.
+    AppendRows(batch, s, s.num_computed, s.num_computed + c.num_tokens + k, d);
     if (c.sample) {
       for (int i = k; i >= 0; --i) batch.logit_rows.push_back(batch.num_tokens() - 1 - i);
     }

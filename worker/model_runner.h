@@ -90,6 +90,10 @@ class ModelRunner {
 
   absl::Status Validate(const StepPlan& plan) const;
   absl::Status ValidateSpeculation(const ScheduledChunk& c) const;
+  // Appends positions [from, to) of `s` to `batch` as one sequence: its
+  // known tokens, then `after_known` (drafts) past them. No logit rows.
+  void AppendRows(ForwardBatch& batch, const Sequence& s, int32_t from, int32_t to,
+                  absl::Span<const int32_t> after_known = {}) const;
   // The separate draft model computes the KV of the chunks in `which` (and
   // whatever it lacks before them): ScheduledChunk::draft_catch_up. Block
   // tables already extended; num_computed not yet advanced.

@@ -62,26 +62,14 @@ absl::Status ModelRunner::ValidateSpeculation(const ScheduledChunk& c) const {
 
 absl::Status ModelRunner::CatchUpDraft(const StepPlan& plan,
                                        const std::vector<size_t>& which) {
-  const int bs = block_size();
   ForwardBatch& batch = draft_batch_;
   batch.Clear();  // and no logit rows: KV only, no LM head
   for (size_t i : which) {
     const ScheduledChunk& c = plan.chunks[i];
     Sequence& s = seqs_.at(c.seq_id);
-    const int32_t from = s.draft_computed;
     const int32_t to = s.num_computed + c.num_tokens;  // exclusive
-    if (from >= to) continue;
-    BatchSequence bseq;
-    bseq.query_start = batch.num_tokens();
-    bseq.num_queries = to - from;
-    bseq.context_len = to;
-    bseq.block_table = s.block_table;
-    for (int32_t pos = from; pos < to; ++pos) {
-      batch.tokens.push_back(s.tokens[pos]);
-      batch.positions.push_back(pos);
-      batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
-    }
-    batch.seqs.push_back(bseq);
+    if (s.draft_computed >= to) continue;
+    AppendRows(batch, s, s.draft_computed, to);
     s.draft_computed = to;
   }
   if (batch.num_tokens() == 0) return absl::OkStatus();
@@ -91,7 +79,6 @@ absl::Status ModelRunner::CatchUpDraft(const StepPlan& plan,
 absl::Status ModelRunner::ProposeWithDraftModel(
     const StepPlan& plan, const std::vector<size_t>& which,
     std::vector<std::vector<int32_t>>& drafts) {
-  const int bs = block_size();
   const int vocab = draft_->config().n_vocab;
   int max_k = 0;
   for (size_t i : which) max_k = std::max(max_k, plan.chunks[i].num_speculative_tokens);
@@ -110,17 +97,7 @@ absl::Status ModelRunner::ProposeWithDraftModel(
       if (round == 0 && draft_layers_ > 0) s.draft_computed = s.num_computed;
       const int32_t from = round == 0 ? s.draft_computed : known + round - 1;
       const int32_t to = known + round;  // exclusive
-      BatchSequence bseq;
-      bseq.query_start = batch.num_tokens();
-      bseq.num_queries = to - from;
-      bseq.context_len = to;
-      bseq.block_table = s.block_table;
-      for (int32_t pos = from; pos < to; ++pos) {
-        batch.tokens.push_back(pos < known ? s.tokens[pos] : drafts[i][pos - known]);
-        batch.positions.push_back(pos);
-        batch.slots.push_back(int64_t{s.block_table[pos / bs]} * bs + pos % bs);
-      }
-      batch.seqs.push_back(bseq);
+      AppendRows(batch, s, from, to, drafts[i]);
       batch.logit_rows.push_back(batch.num_tokens() - 1);
       members.push_back(i);
       s.draft_computed = to;
